@@ -42,7 +42,7 @@ class Analysis:
     discard_ratio: float
     input: np.ndarray  # (3, H, W) float32: the exact tensor fed to the model
     image: np.ndarray  # (H, W, 3) uint8: that tensor de-normalised, what the model "sees"
-    logits: np.ndarray  # (K,) float32
+    logits: np.ndarray  # (K,) float32; the (C,) feature vector for a model without a head
     predictions: tuple[Prediction, ...]  # top 5
     attention: np.ndarray  # (L, H, N, N) float32 (float16 for very large models)
     cls_attention: np.ndarray  # (L, H, gh, gw): readout (CLS) row over patch tokens
@@ -131,7 +131,9 @@ def preprocess(loaded: LoadedModel, image: Image.Image) -> tuple[torch.Tensor, n
 
 
 def top_predictions(logits: torch.Tensor, class_names: list[str], k: int = 5) -> tuple[Prediction, ...]:
-    """Softmax probabilities of the top-k classes of (K,) logits."""
+    """Softmax probabilities of the top-k classes of (K,) logits; () for a model without a head."""
+    if not class_names:  # num_classes=0 (e.g. DINO backbones): the output is a feature vector
+        return ()
     probs = logits.float().softmax(-1)
     top = probs.topk(min(k, probs.numel()))
     return tuple(Prediction(int(i), class_names[int(i)], float(p)) for p, i in zip(top.values, top.indices))
@@ -167,6 +169,8 @@ def analyze(
     layers = _LayerReductions(readout, grid, fusion)
     target = None
     if relevance_class is not None:
+        if info.num_classes == 0:
+            raise ValueError(f"{info.name} has no classifier head, so there is no class to explain.")
         target = relevance_class if relevance_class != "top" else _top_class(loaded, x)
     cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=attention_dtype,
                   on_attention=layers.add, target_class=target)

@@ -84,11 +84,18 @@ class LoadedModel:
         return self.info.name
 
 
-def load_model(name: str, pretrained: bool = True, checkpoint: str | os.PathLike | None = None) -> LoadedModel:
+def load_model(
+    name: str,
+    pretrained: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    **model_kwargs,
+) -> LoadedModel:
     """Load a timm ViT by name (or the embedded `vitviz-shapes`), ready for `capture`.
 
     pretrained: download weights through timm's hub cache (ignored when `checkpoint` is given).
     checkpoint: a local .safetensors, or .pth/.pt read with torch.load(weights_only=True).
+    model_kwargs: passed to timm.create_model (e.g. class_token=False, global_pool="avg",
+        or pretrained_cfg_overlay=dict(file=...) to take "pretrained" weights from a local file).
     Raises ModelLoadError with one clear sentence on any failure.
     """
     name = name.strip()
@@ -97,7 +104,7 @@ def load_model(name: str, pretrained: bool = True, checkpoint: str | os.PathLike
     _check_supported_name(name)
     want_hub = pretrained and checkpoint is None
     try:
-        model = timm.create_model(name, pretrained=want_hub)
+        model = timm.create_model(name, pretrained=want_hub, **model_kwargs)
     except ModelLoadError:
         raise
     except Exception as exc:  # timm/hub raise many types; the user needs one sentence
