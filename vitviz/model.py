@@ -18,7 +18,18 @@ from timm.data import ImageNetInfo, create_transform, infer_imagenet_subset, res
 from timm.models import get_arch_name, model_entrypoint
 from timm.models.vision_transformer import VisionTransformer
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def _assets_dir() -> Path:
+    """The repo's assets/ in a checkout; <prefix>/share/vitviz/assets after `pip install .`."""
+    import sys
+    for candidate in (Path(__file__).resolve().parent.parent / "assets", Path(sys.prefix) / "share" / "vitviz" / "assets"):
+        if candidate.is_dir():
+            return candidate
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets_dir()
 MODELS_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ASSETS / "models"))
 EMBEDDED_MODEL = "vitviz-shapes"
 

@@ -1,0 +1,68 @@
+"""The command line: figures + NPZ on success; one line on stderr and non-zero exit on bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "vitviz", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, photo):
+    d = tmp_path_factory.mktemp("cli")
+    Image.fromarray(photo).save(d / "in.png")
+    proc = run(str(d / "in.png"), "--model", "vit_tiny_patch16_224", "--no-pretrained",
+               "--fusion", "max", "--discard", "0.5", "--out", str(d / "out"))
+    return proc, d / "out"
+
+
+def test_cli_succeeds_and_prints_top5(cli_run):
+    proc, _ = cli_run
+    assert proc.returncode == 0, proc.stderr
+    assert "top-5:" in proc.stdout and proc.stdout.count("(class ") == 5
+
+
+def test_cli_writes_figures(cli_run):
+    _, out = cli_run
+    for name in ("patch_grid", "pos_similarity", "cls_attention", "rollout", "head_rollout"):
+        assert Image.open(out / f"{name}.png").size[0] > 100
+
+
+def test_cli_npz_has_documented_keys_shapes_and_meta(cli_run):
+    _, out = cli_run
+    with np.load(out / "analysis.npz") as z:
+        shapes = {k: z[k].shape for k in z.files}
+        dtypes = {k: z[k].dtype for k in z.files}
+        meta = json.loads(str(z["meta"]))
+    assert shapes["input"] == (3, 224, 224) and dtypes["input"] == np.float32
+    assert shapes["logits"] == (1000,)
+    assert shapes["attention"] == (12, 3, 197, 197)
+    assert shapes["cls_attention"] == shapes["head_rollout"] == (12, 3, 14, 14)
+    assert shapes["rollout"] == (14, 14) and shapes["pos_similarity"] == (196, 14, 14)
+    assert shapes["attention_distance"] == (12, 3)
+    assert meta["fusion"] == "max" and meta["discard_ratio"] == 0.5 and meta["patch_size"] == [16, 16]
+
+
+@pytest.mark.parametrize("content", [b"", b"this is text, not an image"])
+def test_cli_bad_image_is_one_line_on_stderr(tmp_path, content):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(content)
+    proc = run(str(bad), "--model", "vit_tiny_patch16_224", "--no-pretrained", "--out", str(tmp_path / "o"))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_unknown_model_is_one_line_on_stderr(tmp_path, photo):
+    Image.fromarray(photo).save(tmp_path / "in.png")
+    proc = run(str(tmp_path / "in.png"), "--model", "resnet50", "--no-pretrained")
+    assert proc.returncode == 1 and "not a plain Vision Transformer" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,58 @@
+"""Command line: `python -m vitviz IMAGE` writes the figures and analysis.npz, prints the top 5."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = os.environ.get("VITVIZ_MODEL", "vitviz-shapes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vitviz", description="Open up a Vision Transformer: analyse one image.")
+    p.add_argument("image", help="image file (PNG, JPEG, WebP, GIF, BMP, TIFF)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"timm ViT name or 'vitviz-shapes' (default: {DEFAULT_MODEL})")
+    p.add_argument("--checkpoint", help="local .safetensors/.pth weights for --model")
+    p.add_argument("--no-pretrained", action="store_true", help="random weights instead of the hub's pretrained ones")
+    p.add_argument("--fusion", choices=("mean", "max", "min"), default="mean", help="how rollout fuses heads")
+    p.add_argument("--discard", type=float, default=0.0, metavar="RATIO", help="rollout discard ratio in [0, 1)")
+    p.add_argument("--out", default="vitviz-out", metavar="DIR", help="output folder (default: vitviz-out)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 0 <= args.discard < 1:
+        print("vitviz: error: --discard must be in [0, 1).", file=sys.stderr)
+        return 2
+    # Imported here so --help is instant.
+    from . import ImageError, ModelLoadError, analyze, load_model
+    from .figures import save_figures
+
+    try:
+        loaded = load_model(args.model, pretrained=not args.no_pretrained, checkpoint=args.checkpoint)
+        result = analyze(loaded, args.image, fusion=args.fusion, discard_ratio=args.discard)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        figures = save_figures(result, out)
+        npz = result.save_npz(out / "analysis.npz")
+    except (ImageError, ModelLoadError, OSError, ValueError) as exc:
+        print(f"vitviz: error: {exc}", file=sys.stderr)
+        return 1
+    info = result.info
+    print(f"model: {loaded.source}")
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"input {tuple(info.input_size[1:]) + (3,)} -> {info.grid[0]}x{info.grid[1]} patches of "
+          f"{info.patch_size[0]}x{info.patch_size[1]} px -> {info.num_tokens} tokens "
+          f"({', '.join(info.prefix_names) or 'no prefix tokens'}) x {info.embed_dim} -> "
+          f"{info.depth} blocks x {info.num_heads} heads")
+    if result.predictions:
+        print("top-5:")
+        for rank, p in enumerate(result.predictions, 1):
+            print(f"  {rank}. {p.probability:7.2%}  {p.name}  (class {p.index})")
+    else:
+        print("this model has no classifier head: no predictions")
+    print(f"wrote {len(figures)} figures and {npz.name} to {out}")
+    return 0
