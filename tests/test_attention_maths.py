@@ -196,3 +196,10 @@ def test_patch_at_pixel():
     assert grid.patch_at_pixel(0, 0) == (0, 0)
     assert grid.patch_at_pixel(17, 33) == (2, 1)
     assert grid.patch_at_pixel(500, -3) == (0, 13)
+
+
+def test_readout_residual_rows_equals_readout_of_residual_step():
+    attn = random_attention(layers=2, heads=3, n=9).double()
+    for readout in (att.readout_weights(9, 1, "cls"), att.readout_weights(9, 2, "avg")):
+        expected = att.readout_rows(att.residual_step(attn), readout.double())
+        torch.testing.assert_close(att.readout_residual_rows(attn, readout.double()), expected)

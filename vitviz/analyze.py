@@ -13,7 +13,7 @@ from PIL import Image
 
 from . import attention as att
 from .capture import capture
-from .embeddings import embedding_filter_components, pos_embed_similarity
+from .embeddings import pos_embed_similarity
 from .geometry import PatchGrid
 from .images import load_image
 from .model import LoadedModel, ModelInfo
@@ -203,7 +203,7 @@ def analyze(
         attention_distance=torch.stack(layers.distance).numpy(),
         tokens=torch.cat(cap.tokens).numpy(),
         gelu_near_zero=cap.gelu_near_zero[:, 0].numpy(),
-        filter_components=embedding_filter_components(loaded.model.patch_embed.proj.weight).numpy(),
+        filter_components=loaded.filter_components.numpy(),
         class_names=tuple(loaded.class_names),
         relevance=relevance,
         relevance_class=target,
@@ -237,5 +237,5 @@ class _LayerReductions:
         self.mean.append(att.fuse_heads(a, "mean"))
         self.fused.append(self.mean[-1] if self.fusion == "mean" else att.fuse_heads(a, self.fusion))
         self.cls_rows.append(att.readout_rows(a, self.readout))
-        self.head_rows.append(att.readout_rows(att.residual_step(a), self.readout))
+        self.head_rows.append(att.readout_residual_rows(a, self.readout))
         self.distance.append(att.attention_distance(a, self.grid))

@@ -86,6 +86,16 @@ def residual_step(attn: Tensor) -> Tensor:
     return a / a.sum(dim=-1, keepdim=True)
 
 
+def readout_residual_rows(attn: Tensor, readout: Tensor) -> Tensor:
+    """readout · norm((A + I) / 2) for (..., N, N) → (..., N), without building the N×N step.
+
+    Row i of (A + I)/2 sums to s_i = (Σ_j A_ij + 1)/2, so with c_i = readout_i / s_i the result
+    is ½ (c · A + c). Equal to readout_rows(residual_step(A), readout), in one pass over A.
+    """
+    coef = readout.to(attn.dtype) / ((attn.sum(-1) + 1) / 2)  # ..., N
+    return 0.5 * (torch.einsum("...n,...nm->...m", coef, attn) + coef)
+
+
 def rollout(fused: Tensor, discard_ratio: float = 0.0, protect_cls: bool = True) -> Tensor:
     """Attention rollout (Abnar & Zuidema 2020): R = Ã_L ⋯ Ã_1 from fused maps (L, N, N) → (N, N).
 
@@ -121,7 +131,7 @@ def head_rollout(attn: Tensor, readout: Tensor) -> Tensor:
     For layer l and head h: norm((A_{l,h} + I)/2) composed with the mean-fused rollout of
     the layers before l.
     """
-    rows = readout_rows(residual_step(attn), readout)  # L, H, N
+    rows = readout_residual_rows(attn, readout)  # L, H, N
     return compose_head_rollout(rows, rollout_prefixes(fuse_heads(attn, "mean")))
 
 

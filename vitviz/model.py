@@ -9,6 +9,7 @@ import difflib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -93,6 +94,12 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.info.name
+
+    @cached_property
+    def filter_components(self) -> torch.Tensor:
+        """Principal components of the patch-embedding filters → (k, ph, pw, 3); per model, not per image."""
+        from .embeddings import embedding_filter_components
+        return embedding_filter_components(self.model.patch_embed.proj.weight.detach())
 
 
 def load_model(
