@@ -166,16 +166,16 @@ def analyze(
         full_bytes = info.depth * info.num_heads * info.num_tokens**2 * 4
         attention_dtype = torch.float32 if full_bytes <= FULL_PRECISION_ATTENTION_BYTES else torch.float16
 
-    layers = _LayerReductions(readout, grid, fusion)
+    # Written layer by layer from the hook: the full stack exists once, never as list + copy.
+    store = torch.empty(info.depth, info.num_heads, info.num_tokens, info.num_tokens, dtype=attention_dtype)
+    layers = _LayerReductions(readout, grid, fusion, store)
     target = None
     if relevance_class is not None:
         if info.num_classes == 0:
             raise ValueError(f"{info.name} has no classifier head, so there is no class to explain.")
         target = relevance_class if relevance_class != "top" else _top_class(loaded, x)
-    cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=attention_dtype,
-                  on_attention=layers.add, target_class=target)
-
-    attn = torch.cat(cap.attention)  # L, H, N, N (batch of one)
+    cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=None, on_attention=layers.add, target_class=target)
+    attn = store  # L, H, N, N (batch of one)
     rollout = att.rollout(torch.stack(layers.fused), discard_ratio, protect_cls=info.readout == "cls")
     head_rows = att.compose_head_rollout(torch.stack(layers.head_rows),
                                          att.rollout_prefixes(torch.stack(layers.mean)))
@@ -226,6 +226,7 @@ class _LayerReductions:
     readout: torch.Tensor  # N
     grid: PatchGrid
     fusion: att.Fusion
+    store: torch.Tensor  # L, H, N, N: receives every layer's probabilities
     fused: list[torch.Tensor] = field(default_factory=list)  # L × (N, N), chosen fusion
     mean: list[torch.Tensor] = field(default_factory=list)  # L × (N, N), mean fusion
     cls_rows: list[torch.Tensor] = field(default_factory=list)  # L × (H, N)
@@ -234,6 +235,7 @@ class _LayerReductions:
 
     def add(self, layer: int, probs: torch.Tensor) -> None:
         a = probs[0].float()  # H, N, N
+        self.store[layer] = a
         self.mean.append(att.fuse_heads(a, "mean"))
         self.fused.append(self.mean[-1] if self.fusion == "mean" else att.fuse_heads(a, self.fusion))
         self.cls_rows.append(att.readout_rows(a, self.readout))

@@ -158,5 +158,5 @@ def attention_distance(attn: Tensor, grid: PatchGrid) -> Tensor:
     p0 = grid.num_prefix
     a = attn[..., p0:, p0:].float()  # ..., H, P, P
     d = torch.from_numpy(grid.pixel_distances().copy()).to(a.device)  # P, P
-    per_query = (a * d).sum(-1) / a.sum(-1).clamp_min(1e-12)  # ..., H, P
+    per_query = torch.einsum("...ij,ij->...i", a, d) / a.sum(-1).clamp_min(1e-12)  # ..., H, P
     return per_query.mean(-1)

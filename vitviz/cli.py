@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so --help is instant.
     from . import ImageError, ModelLoadError, analyze, load_model
     from .figures import save_figures
+    from .runtime import return_large_buffers_to_os
+
+    return_large_buffers_to_os()
 
     try:
         loaded = load_model(args.model, pretrained=not args.no_pretrained, checkpoint=args.checkpoint)
