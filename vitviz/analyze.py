@@ -173,9 +173,10 @@ def analyze(
     if relevance_class is not None:
         if info.num_classes == 0:
             raise ValueError(f"{info.name} has no classifier head, so there is no class to explain.")
-        target = relevance_class if relevance_class != "top" else _top_class(loaded, x)
+        target = _top_class if relevance_class == "top" else int(relevance_class)
     cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=None, on_attention=layers.add, target_class=target)
     attn = store  # L, H, N, N (batch of one)
+    target = cap.target_class
     rollout = att.rollout(torch.stack(layers.fused), discard_ratio, protect_cls=info.readout == "cls")
     head_rows = att.compose_head_rollout(torch.stack(layers.head_rows),
                                          att.rollout_prefixes(torch.stack(layers.mean)))
@@ -212,11 +213,8 @@ def analyze(
     )
 
 
-def _top_class(loaded: LoadedModel, x: torch.Tensor) -> int:
-    # The class to explain must be known before the backward pass; a bare forward is cheap
-    # next to the backward and keeps `capture` single-purpose.
-    with torch.no_grad():
-        return int(loaded.model(x.unsqueeze(0))[0].argmax())
+def _top_class(logits: torch.Tensor) -> int:
+    return int(logits[0].argmax())
 
 
 @dataclass

@@ -35,6 +35,7 @@ class Capture:
     attention: list[Tensor]  # L × (B, H, N, N) attention probabilities (empty if not kept)
     gelu_near_zero: Tensor  # L, B: share of MLP hidden units with |GELU| < GELU_NEAR_ZERO
     attention_grads: list[Tensor] | None = None  # L × (B, H, N, N): d logit[target] / d attention
+    target_class: int | None = None
 
 
 def capture(
@@ -43,14 +44,15 @@ def capture(
     *,
     attention_dtype: torch.dtype | None = torch.float32,
     on_attention: AttentionCallback | None = None,
-    target_class: int | None = None,
+    target_class: int | Callable[[Tensor], int] | None = None,
 ) -> Capture:
     """Run `model` on `x` (B, 3, H, W) once and record every block.
 
     attention_dtype: dtype to keep the (B, H, N, N) probabilities in; None keeps none
         (use `on_attention(layer, probs)` to reduce each layer in float32 as it is computed).
     target_class: also return d logits[:, target_class] / d attention for every layer
-        (a backward pass; needed for class-specific relevance).
+        (a backward pass; needed for class-specific relevance). A callable picks the class
+        from the logits (B, K) once they are known, e.g. the top-1 class.
     """
     use_explicit_attention(model)  # idempotent; per instance, never process-wide
     me = object()
@@ -120,6 +122,8 @@ def capture(
             with torch.enable_grad():
                 # Parameters are frozen; a leaf input that needs grad makes the graph reach attention.
                 logits = model(x.detach().clone().requires_grad_(True))
+                if callable(target_class):
+                    target_class = target_class(logits.detach())
                 grads = torch.autograd.grad(logits[:, target_class].sum(), probs_graph)
             logits = logits.detach()
     finally:
@@ -136,6 +140,7 @@ def capture(
         attention=kept,
         gelu_near_zero=torch.stack(near_zero) if near_zero else torch.zeros(0, x.shape[0]),
         attention_grads=[g.detach() for g in grads] if grads is not None else None,
+        target_class=target_class,
     )
 
 
