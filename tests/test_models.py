@@ -156,3 +156,9 @@ def test_pickle_that_would_run_code_is_refused(tmp_path):
 def test_missing_checkpoint_file_is_one_sentence(tmp_path):
     with pytest.raises(ModelLoadError, match="Checkpoint file not found: nope.safetensors"):
         vitviz.load_model("vit_tiny_patch16_224", checkpoint=tmp_path / "nope.safetensors")
+
+
+def test_input_size_follows_the_built_model_not_its_pretrained_config(photo):
+    loaded = vitviz.load_model("vit_small_patch14_reg4_dinov2", pretrained=False, depth=1, img_size=224)
+    assert loaded.info.input_size == (3, 224, 224) and loaded.info.grid == (16, 16)
+    assert vitviz.analyze(loaded, photo).rollout.shape == (16, 16)

@@ -256,6 +256,10 @@ def _wrap(model: torch.nn.Module, name: str, source: str, class_names: list[str]
         p.requires_grad_(False)
     use_explicit_attention(model)
     data_config = resolve_data_config(model=model)
+    if not model.dynamic_img_size:
+        # A model built with another img_size than its pretrained config's (e.g. img_size=224 for a
+        # DINOv2 that ships 518) only accepts its own size: the transform must produce that.
+        data_config["input_size"] = (3, *model.patch_embed.img_size)
     transform = create_transform(**data_config, is_training=False)
     return LoadedModel(model=model, info=model_info(model, name, data_config), transform=transform,
                        data_config=data_config, class_names=class_names, source=source, extra=extra or {})

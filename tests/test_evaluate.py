@@ -1,0 +1,90 @@
+"""The shapes evaluation: object patches, pointing, energy, the report, and the embedded model."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import vitviz
+from vitviz import evaluate as ev
+from vitviz import faithfulness as fa
+from vitviz.model import EMBEDDED_MODEL, embedded_model_available
+from vitviz.shapes import ShapesConfig, generate
+
+
+def test_a_patch_is_on_the_object_when_half_its_pixels_are():
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[0, :2] = True  # patch (0, 0): 2 of 4 pixels
+    mask[2, 2] = True  # patch (1, 1): 1 of 4 pixels
+    np.testing.assert_array_equal(ev.object_patches(mask, 2), [[True, False], [False, False]])
+
+
+def test_pointing_hit_looks_only_at_the_top_patch():
+    on = np.array([[False, True], [False, False]])
+    assert ev.pointing_hit(np.array([[0.1, 0.9], [0.8, 0.0]]), on)
+    assert not ev.pointing_hit(np.array([[0.1, 0.8], [0.9, 0.0]]), on)
+
+
+def test_energy_is_the_share_of_mass_on_object_patches():
+    on = np.array([[True, False], [False, False]])
+    assert ev.energy(np.array([[3.0, 1.0], [0.0, 0.0]]), on) == pytest.approx(0.75)
+
+
+def test_energy_of_an_all_zero_map_is_the_object_share():
+    on = np.array([[True, False], [False, False]])
+    assert ev.energy(np.zeros((2, 2)), on) == pytest.approx(0.25)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    torch.manual_seed(0)
+    lm = vitviz.load_model("vit_tiny_patch16_224", pretrained=False, depth=1)
+    settings = ev.Settings(n=2, seed=3, steps=2, ig_steps=2)
+    results = ev.evaluate(lm, settings)
+    out = tmp_path_factory.mktemp("docs")
+    return results, ev.write(results, out, "python -m vitviz.evaluate --n 2")
+
+
+def test_report_scores_every_method_and_a_random_baseline(report):
+    results, _ = report
+    assert list(results["methods"]) == [*vitviz.explain.METHODS, ev.RANDOM]
+    for scores in results["methods"].values():
+        for key, _, _ in ev.COLUMNS:
+            assert np.isfinite(scores[key])
+
+
+def test_report_uses_the_predicted_class_for_a_model_without_shape_classes(report):
+    results, _ = report
+    assert results["target"] == "predicted" and results["accuracy"] is None
+
+
+def test_report_writes_json_and_a_markdown_table(report):
+    results, (json_path, md_path) = report
+    assert json.loads(json_path.read_text())["n"] == 2
+    md = md_path.read_text()
+    assert "python -m vitviz.evaluate --n 2" in md and "seed 3" in md
+    assert all(f"| {m} |" in md for m in results["methods"])
+
+
+def test_main_explains_how_to_proceed_without_the_embedded_weights(monkeypatch, capsys):
+    monkeypatch.setattr(ev, "embedded_model_available", lambda: False)
+    assert ev.main(["--n", "1"]) == 2
+    assert "--model" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not embedded_model_available(),
+                    reason=f"the embedded model's weights ({EMBEDDED_MODEL}) are not in assets/models yet")
+def test_deleting_object_patches_first_hurts_the_embedded_model_more_than_random_order():
+    lm = vitviz.load_model(EMBEDDED_MODEL)
+    rng = np.random.default_rng(7)
+    config = ShapesConfig(image_size=lm.info.input_size[1])
+    object_first, random_order = [], []
+    for _ in range(8):
+        s = generate(rng, config)
+        x = ev.sample_input(lm, s.image)
+        truth = ev.object_patches(s.mask, lm.info.patch_size[0]).astype(np.float32)
+        curves = fa.curves(lm, x, {"object": truth, "random": rng.random(lm.info.grid)}, s.label,
+                           kinds=("deletion",), steps=10)
+        object_first.append(curves[0].auc)
+        random_order.append(curves[1].auc)
+    assert np.mean(object_first) < np.mean(random_order)
