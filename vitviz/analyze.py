@@ -166,22 +166,20 @@ def analyze(
         full_bytes = info.depth * info.num_heads * info.num_tokens**2 * 4
         attention_dtype = torch.float32 if full_bytes <= FULL_PRECISION_ATTENTION_BYTES else torch.float16
 
-    # Written layer by layer from the hook: the full stack exists once, never as list + copy.
-    store = torch.empty(info.depth, info.num_heads, info.num_tokens, info.num_tokens, dtype=attention_dtype)
-    layers = _LayerReductions(readout, grid, fusion, store)
     target = None
     if relevance_class is not None:
         if info.num_classes == 0:
             raise ValueError(f"{info.name} has no classifier head, so there is no class to explain.")
         target = _top_class if relevance_class == "top" else int(relevance_class)
+    # Written layer by layer from the hook: the full stack exists once, never as list + copy.
+    attn = torch.empty(info.depth, info.num_heads, info.num_tokens, info.num_tokens, dtype=attention_dtype)
+    layers = _LayerReductions(readout, grid, fusion, attn)
     cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=None, on_attention=layers.add, target_class=target)
-    attn = store  # L, H, N, N (batch of one)
-    target = cap.target_class
     rollout = att.rollout(torch.stack(layers.fused), discard_ratio, protect_cls=info.readout == "cls")
     head_rows = att.compose_head_rollout(torch.stack(layers.head_rows),
                                          att.rollout_prefixes(torch.stack(layers.mean)))
     relevance = None
-    if target is not None:
+    if cap.attention_grads is not None:
         r = att.relevance(attn.float(), torch.cat(cap.attention_grads).float())
         relevance = att.patch_columns(att.readout_rows(r, readout), info.grid).numpy()
 
@@ -207,7 +205,7 @@ def analyze(
         filter_components=loaded.filter_components.numpy(),
         class_names=tuple(loaded.class_names),
         relevance=relevance,
-        relevance_class=target,
+        relevance_class=cap.target_class,
         notes=picture.notes,
         version=__version__,
     )
