@@ -341,7 +341,10 @@ def _colorbar_cached(vmin: float, vmax: float, cmap: str, label: str, width: int
 
     fig = new_figure(width / 100, 0.62)
     ax = fig.add_subplot(1, 1, 1)
+    from matplotlib.ticker import MaxNLocator
+
     ColorbarBase(ax, cmap=colormaps[cmap], norm=Normalize(vmin, vmax), orientation="horizontal")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=max(3, width // 110)))  # tick labels never collide
     ax.tick_params(labelsize=8)
     if label:
         ax.set_xlabel(label, fontsize=8, labelpad=1)

@@ -1,0 +1,684 @@
+"""The vitviz Gradio app: one section per stage of a ViT's forward pass.
+
+UI wiring only: the maths lives in `vitviz.analyze` / `vitviz.attention` / `vitviz.neuron`,
+the pictures in `vitviz.render` and `vitviz.ui.views`.
+
+Running the model happens only when the image or the model changes (and for class-specific
+relevance). Every other control re-draws from the `Analysis` kept per browser tab in
+`gr.State`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+import vitviz
+from vitviz import EMBEDDED_MODEL, ImageError, ModelLoadError
+from vitviz.model import embedded_model_available
+from . import views as V
+from .text import LANG_CHOICES, tr
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+CURATED_MODELS = (
+    "vit_base_patch16_224.augreg2_in21k_ft_in1k",
+    "vit_small_patch16_224.augreg_in21k_ft_in1k",
+    "deit_tiny_patch16_224.fb_in1k",
+    "deit_small_distilled_patch16_224.fb_in1k",
+    "vit_small_patch16_224.dino",
+    "vit_small_patch14_reg4_dinov2.lvd142m",
+    "vit_base_patch32_224.augreg_in21k_ft_in1k",
+    "vit_tiny_patch16_224",
+)
+MAX_FILE_SIZE = "25mb"  # the same limit vitviz.images enforces
+QUEUE_SIZE = 32
+CONCURRENCY = 2
+MODEL_CACHE_SIZE = 3
+MAX_EXAMPLES = 36
+
+CSS = """
+.vv-title h1 {margin-bottom: 0.2em;}
+.vv-img img {object-fit: contain;}
+.vv-img label[data-testid="block-label"] {position: static !important; display: inline-flex; margin: 4px 0 6px 4px;
+  white-space: normal; max-width: calc(100% - 70px);}
+.vv-section {border-top: 1px solid var(--border-color-primary); padding-top: 0.6em; margin-top: 0.4em;}
+.vv-status {font-size: 0.95em;}
+@media (max-width: 640px) { .vv-hide-mobile {display: none;} .prose table {font-size: 0.8em;} }
+"""
+
+
+# --------------------------------------------------------------------------- model cache
+class ModelCache:
+    """A small process-wide LRU of loaded models keyed by (name, pretrained).
+
+    Models are read-only at inference (eval mode, no grads, hooks are per call), so one
+    instance can serve every user. The cache's lock only guards the dictionary; loading
+    holds a per-key lock, so concurrent requests for the same model load it once while
+    users of other (cached) models are never blocked by a slow load.
+    """
+
+    def __init__(self, size: int = MODEL_CACHE_SIZE):
+        self.size = size
+        self._lock = threading.Lock()
+        self._models: OrderedDict[tuple[str, bool], vitviz.LoadedModel] = OrderedDict()
+        self._loading: dict[tuple[str, bool], threading.Lock] = {}
+
+    @staticmethod
+    def key(name: str, pretrained: bool) -> tuple[str, bool]:
+        name = (name or "").strip()
+        return (name, True) if name == EMBEDDED_MODEL else (name, bool(pretrained))
+
+    def _cached(self, key: tuple[str, bool]) -> vitviz.LoadedModel | None:
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            return None
+
+    def get(self, name: str, pretrained: bool) -> vitviz.LoadedModel:
+        """The loaded model for (name, pretrained); raises vitviz.ModelLoadError."""
+        key = self.key(name, pretrained)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            hit = self._cached(key)
+            if hit is not None:
+                return hit
+            try:
+                loaded = vitviz.load_model(key[0], pretrained=key[1])
+                with self._lock:
+                    self._models[key] = loaded
+                    while len(self._models) > self.size:
+                        self._models.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+            return loaded
+
+    def __contains__(self, key: tuple[str, bool]) -> bool:
+        with self._lock:
+            return key in self._models
+
+
+MODELS = ModelCache()
+
+
+def default_model() -> tuple[str, bool]:
+    """(name, random_weights): env VITVIZ_MODEL, else the embedded model, else random vit_tiny."""
+    env_random = os.environ.get("VITVIZ_RANDOM_WEIGHTS", "").strip().lower() in ("1", "true", "yes")
+    name = os.environ.get("VITVIZ_MODEL", "").strip()
+    if name:
+        return name, env_random
+    if embedded_model_available():
+        return EMBEDDED_MODEL, False
+    return "vit_tiny_patch16_224", True
+
+
+def list_examples() -> list[str]:
+    """Image files in assets/examples/ (and its sub-folders), listed when the app is built."""
+    if not EXAMPLES_DIR.is_dir():
+        return []
+    found = sorted(EXAMPLES_DIR.rglob("*"), key=lambda p: (len(p.relative_to(EXAMPLES_DIR).parts), str(p)))
+    return [str(p) for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES][:MAX_EXAMPLES]
+
+
+def model_choices() -> list[str]:
+    first = [EMBEDDED_MODEL] if embedded_model_available() else []
+    return first + list(CURATED_MODELS)
+
+
+_EXPORT_LOCK = threading.Lock()
+_EXPORT_ROOT: Path | None = None
+EXPORT_KEEP_SECONDS = 15 * 60
+
+
+def _export_folder() -> Path:
+    """A fresh folder under one per-process temp dir; folders older than 15 minutes are removed
+    (gradio has copied their files into its own cache by then)."""
+    import shutil
+    import time
+
+    global _EXPORT_ROOT
+    with _EXPORT_LOCK:
+        if _EXPORT_ROOT is None or not _EXPORT_ROOT.is_dir():
+            _EXPORT_ROOT = Path(tempfile.mkdtemp(prefix="vitviz-export-"))
+        now = time.time()
+        for old in _EXPORT_ROOT.iterdir():
+            if old.is_dir() and now - old.stat().st_mtime > EXPORT_KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=_EXPORT_ROOT))
+
+
+# --------------------------------------------------------------------------- session state
+@dataclasses.dataclass
+class Session:
+    """What one browser tab keeps between events."""
+
+    analysis: vitviz.Analysis | None = None
+    model_key: tuple[str, bool] | None = None
+    source: str = ""
+    image_path: str | None = None
+
+
+def _settings(lang, layer, head, patch, query, fusion, discard) -> V.ViewSettings:
+    return V.ViewSettings(lang=lang or "en", layer=max(0, int(layer or 1) - 1), head=int(head or 0),
+                          patch=tuple(patch) if patch else (0, 0), query=query or "patch",
+                          fusion=fusion or "mean", discard=float(discard or 0.0))
+
+
+def _clamp(a: vitviz.Analysis, s: V.ViewSettings) -> V.ViewSettings:
+    gh, gw = a.info.grid
+    patch = (min(max(s.patch[0], 0), gh - 1), min(max(s.patch[1], 0), gw - 1))
+    query = s.query if s.query in a.info.prefix_names else "patch"
+    return dataclasses.replace(s, layer=min(s.layer, a.info.depth - 1), head=min(s.head, a.info.num_heads - 1),
+                               patch=patch, query=query)
+
+
+def _model(session: Session) -> vitviz.LoadedModel:
+    return MODELS.get(*session.model_key)
+
+
+def _is_random(session: Session) -> bool:
+    return bool(session.model_key) and not session.model_key[1] and session.model_key[0] != EMBEDDED_MODEL
+
+
+# --------------------------------------------------------------------------- the UI
+def build_demo() -> gr.Blocks:
+    name0, random0 = default_model()
+    examples = list_examples()
+    choices = model_choices()
+    if name0 not in choices:
+        choices = [name0] + choices
+
+    # delete_cache: gradio's cached pictures older than an hour are removed every 30 minutes.
+    with gr.Blocks(title="vitviz: inside a Vision Transformer", fill_width=False, delete_cache=(1800, 3600),
+                   analytics_enabled=False) as demo:
+        session = gr.State(Session())
+        patch_state = gr.State(None)
+
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=330):
+                title_md = gr.Markdown(tr("title"), elem_classes="vv-title")
+            with gr.Column(scale=1, min_width=230):
+                lang = gr.Radio(LANG_CHOICES, value="en", label=tr("language"), elem_id="vv-lang")
+        intro_md = gr.Markdown(tr("intro"))
+
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=300):
+                image_in = gr.Image(type="filepath", label=tr("image"), sources=["upload", "clipboard"], height=300,
+                                    elem_id="vv-input")
+                examples_block = None
+                if examples:
+                    examples_block = gr.Examples(examples=[[p] for p in examples], inputs=[image_in],
+                                                 label=tr("examples"), examples_per_page=12)
+            with gr.Column(scale=1, min_width=300):
+                model_dd = gr.Dropdown(choices=choices, value=name0, allow_custom_value=True, label=tr("model"),
+                                       elem_id="vv-model")
+                random_cb = gr.Checkbox(value=random0, label=tr("random_weights"), elem_id="vv-random")
+                status_md = gr.Markdown(tr("status_image"), elem_classes="vv-status", elem_id="vv-status")
+                label = gr.Label(num_top_classes=5, label=tr("label"), elem_id="vv-label")
+
+        # 1. input and patches
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-input"):
+            a_md = gr.Markdown(tr("sec_a"))
+            with gr.Row(equal_height=False):
+                grid_img = gr.Image(label=tr("img_grid_static"), interactive=False, format="png", elem_id="vv-grid",
+                                    elem_classes="vv-img", buttons=["download", "fullscreen"])
+                with gr.Column():
+                    strip_img = gr.Image(label=tr("img_strip"), interactive=False, format="png", elem_id="vv-strip",
+                                         elem_classes="vv-img", buttons=["download", "fullscreen"])
+                    patch_md = gr.Markdown("", elem_id="vv-patch")
+            with gr.Row(equal_height=False):
+                shapes_md = gr.Markdown("", elem_id="vv-shapes")
+                with gr.Column():
+                    filters_img = gr.Image(label=tr("img_filters"), interactive=False, format="png",
+                                           elem_id="vv-filters", elem_classes="vv-img", buttons=["download"])
+                    filters_md = gr.Markdown(tr("filters_expl"))
+
+        # 2. position embeddings
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-position"):
+            b_md = gr.Markdown(tr("sec_b"))
+            with gr.Row(equal_height=False):
+                pos_all_img = gr.Image(label=tr("img_pos_all"), interactive=False, format="png", elem_id="vv-pos-all",
+                                       elem_classes="vv-img", buttons=["download", "fullscreen"])
+                pos_patch_img = gr.Image(label=tr("img_pos_patch"), interactive=False, format="png",
+                                         elem_id="vv-pos-patch", elem_classes="vv-img", buttons=["download"])
+
+        # 3. attention
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-attention"):
+            c_md = gr.Markdown(tr("sec_c"))
+            with gr.Row():
+                layer_sl = gr.Slider(1, 12, value=1, step=1, label=tr("layer"), elem_id="vv-layer")
+                head_rd = gr.Radio([("1", 0)], value=0, label=tr("head"), elem_id="vv-head")
+                query_rd = gr.Radio([(tr("query_patch"), "patch"), ("CLS", "CLS")], value="patch",
+                                    label=tr("query_kind"), elem_id="vv-query")
+            with gr.Row(equal_height=False):
+                query_img = gr.Image(label=tr("img_query"), interactive=False, format="png", elem_id="vv-query-img",
+                                     elem_classes="vv-img", buttons=["download", "fullscreen"])
+                with gr.Column():
+                    query_heads_img = gr.Image(label=tr("img_query_heads"), interactive=False, format="png",
+                                               elem_id="vv-query-heads", elem_classes="vv-img", buttons=["download"])
+                    heads_img = gr.Image(label=tr("img_heads"), interactive=False, format="png", elem_id="vv-heads",
+                                         elem_classes="vv-img", buttons=["download"])
+            with gr.Row(equal_height=False):
+                overview_img = gr.Image(label=tr("img_overview"), interactive=False, format="png",
+                                        elem_id="vv-overview", elem_classes="vv-img", buttons=["download", "fullscreen"])
+                with gr.Column():
+                    distance_img = gr.Image(label=tr("img_distance"), interactive=False, format="png",
+                                            elem_id="vv-distance", elem_classes="vv-img", buttons=["download"])
+                    distance_md = gr.Markdown("")
+            with gr.Row(equal_height=False):
+                with gr.Column():
+                    neuron_md = gr.Markdown(tr("sub_neuron"), elem_id="vv-neuron-md")
+                    neuron_img = gr.Image(label=tr("img_neuron"), interactive=False, format="png", elem_id="vv-neuron",
+                                          elem_classes="vv-img", buttons=["download", "fullscreen"])
+                with gr.Column():
+                    block_md = gr.Markdown(tr("sub_block"), elem_id="vv-block-md")
+                    block_img = gr.Image(label=tr("img_block"), interactive=False, format="png", elem_id="vv-block",
+                                         elem_classes="vv-img", buttons=["download"])
+
+        # 4. rollout
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-rollout"):
+            d_md = gr.Markdown(tr("sec_d"))
+            with gr.Row():
+                fusion_rd = gr.Radio(["mean", "max", "min"], value="mean", label=tr("fusion"), elem_id="vv-fusion")
+                discard_sl = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label=tr("discard"), elem_id="vv-discard")
+            with gr.Row(equal_height=False):
+                rollout_img = gr.Image(label=tr("img_rollout"), interactive=False, format="png", elem_id="vv-rollout",
+                                       elem_classes="vv-img", buttons=["download", "fullscreen"])
+                head_rollout_img = gr.Image(label=tr("img_head_rollout"), interactive=False, format="png",
+                                            elem_id="vv-head-rollout", elem_classes="vv-img",
+                                            buttons=["download", "fullscreen"])
+            relevance_md = gr.Markdown(tr("relevance_expl"))
+            with gr.Row(equal_height=False):
+                with gr.Column():
+                    class_dd = gr.Dropdown(choices=[], label=tr("relevance_class"), elem_id="vv-class")
+                    relevance_btn = gr.Button(tr("relevance_button"), elem_id="vv-relevance-btn")
+                relevance_img = gr.Image(label=tr("img_relevance"), interactive=False, format="png",
+                                         elem_id="vv-relevance", elem_classes="vv-img", buttons=["download"])
+
+        # 5. prediction
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-prediction"):
+            e_md = gr.Markdown(tr("sec_e"), elem_id="vv-pred-md")
+            label2 = gr.Label(num_top_classes=5, label=tr("label"), elem_id="vv-label2")
+
+        # 6. export
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-export"):
+            f_md = gr.Markdown(tr("sec_f") + "\n\n" + tr("expl_f"))
+            export_btn = gr.Button(tr("export_button"), elem_id="vv-export-btn")
+            files_out = gr.File(label=tr("export_files"), file_count="multiple", interactive=False, elem_id="vv-files")
+
+        # hidden API components (for gradio_client): /analyze and /model_info
+        with gr.Column(visible=False):
+            api_image = gr.File(type="filepath", label="image")
+            api_model = gr.Textbox(label="model")
+            api_random = gr.Checkbox(label="random_weights")
+            api_label = gr.Label(label="top5")
+            api_rollout = gr.Image(format="png", label="rollout")
+            api_grid = gr.Image(format="png", label="patch grid")
+            api_meta = gr.JSON(label="meta")
+            api_btn = gr.Button("analyze")
+
+        # ------------------------------------------------------------------ handlers
+        labelled = {  # component → text key of its label (for switching language)
+            lang: "language", model_dd: "model", random_cb: "random_weights", image_in: "image", label: "label",
+            grid_img: "img_grid_static", strip_img: "img_strip", filters_img: "img_filters",
+            pos_all_img: "img_pos_all", pos_patch_img: "img_pos_patch", layer_sl: "layer", head_rd: "head",
+            query_rd: "query_kind", query_img: "img_query", query_heads_img: "img_query_heads",
+            heads_img: "img_heads", overview_img: "img_overview", distance_img: "img_distance",
+            neuron_img: "img_neuron", block_img: "img_block", fusion_rd: "fusion", discard_sl: "discard",
+            rollout_img: "img_rollout", head_rollout_img: "img_head_rollout", class_dd: "relevance_class",
+            relevance_img: "img_relevance", label2: "label", files_out: "export_files",
+        }
+        buttons = {relevance_btn: "relevance_button", export_btn: "export_button"}
+        fixed_md = {title_md: "title", intro_md: "intro", filters_md: "filters_expl", relevance_md: "relevance_expl"}
+
+        def query_choices(a: vitviz.Analysis, lang_: str):
+            return [(tr("query_patch", lang_), "patch")] + [(n, n) for n in a.info.prefix_names]
+
+        def status_text(sess: Session, lang_: str) -> str:
+            if sess.model_key is None:
+                return tr("status_image", lang_)
+            text = tr("status", lang_, source=sess.source)
+            a = sess.analysis
+            if a is not None:
+                _, h, w = a.info.input_size
+                text += "  \n" + tr("analysed", lang_, model=a.info.name, h=h, w=w, tokens=a.info.num_tokens,
+                                     depth=a.info.depth, heads=a.info.num_heads)
+                if a.notes:
+                    text += "  \n" + " ".join(f"ℹ️ {n}" for n in a.notes)
+            else:
+                text += "  \n" + tr("status_image", lang_)
+            return text
+
+        def patch_text(a: vitviz.Analysis, s: V.ViewSettings) -> str:
+            token = a.grid.token_index(*s.patch)
+            return tr("selected_patch", s.lang, row=s.patch[0], col=s.patch[1], token=token, n=a.info.num_tokens)
+
+        def texts(sess: Session, s: V.ViewSettings) -> dict:
+            """Every language-dependent text (labels, explanations), for the current model."""
+            out: dict[Any, Any] = {c: gr.update(label=tr(k, s.lang)) for c, k in labelled.items()}
+            out.update({c: gr.update(value=tr(k, s.lang)) for c, k in buttons.items()})
+            out.update({c: tr(k, s.lang) for c, k in fixed_md.items()})
+            out[f_md] = tr("sec_f", s.lang) + "\n\n" + tr("expl_f", s.lang)
+            out[status_md] = status_text(sess, s.lang)
+            a = sess.analysis
+            info = a.info if a is not None else None
+            if info is None and sess.model_key is not None:
+                info = _model(sess).info
+            if info is not None:
+                out[a_md] = V.input_text(info, s.lang)
+                out[shapes_md] = V.shape_table(info, s.lang)
+                out[b_md] = V.position_text(info, s.lang)
+                out[c_md] = V.attention_text(info, s.lang)
+                out[distance_md] = V.distance_text(info, s.lang)
+                out[d_md] = V.rollout_text(info, s.lang)
+                out[e_md] = V.prediction_text(info, s.lang, _is_random(sess))
+                out[grid_img] = gr.update(label=tr("img_grid", s.lang, gh=info.grid[0], gw=info.grid[1]))
+            if a is not None:
+                s = _clamp(a, s)
+                out[patch_md] = patch_text(a, s)
+                out[query_rd] = gr.update(label=tr("query_kind", s.lang), choices=query_choices(a, s.lang))
+                out[neuron_md] = V.neuron_text(_model(sess).model, a, s)
+                out[block_md] = V.block_text(a, s, _model(sess).model)
+            return out
+
+        def head_views(sess: Session, a: vitviz.Analysis, s: V.ViewSettings) -> dict:
+            """What depends on the query token, layer and head."""
+            text, fig = V.neuron_view(_model(sess).model, a, s)
+            return {query_img: V.query_image(a, s), query_heads_img: V.query_heads_image(a, s),
+                    neuron_md: text, neuron_img: fig}
+
+        def patch_views(sess: Session, a: vitviz.Analysis, s: V.ViewSettings) -> dict:
+            out = head_views(sess, a, s)
+            out.update({grid_img: V.grid_image(a, s.patch), patch_md: patch_text(a, s),
+                        pos_patch_img: V.position_patch_image(a, s.patch)})
+            return out
+
+        def layer_views(sess: Session, a: vitviz.Analysis, s: V.ViewSettings) -> dict:
+            out = head_views(sess, a, s)
+            out.update({
+                heads_img: V.layer_heads_image(a, s.layer),
+                overview_img: V.overview_image(a, s.layer),
+                distance_img: V.distance_image(a, s.layer),
+                block_md: V.block_text(a, s, _model(sess).model),
+                block_img: V.block_stats_image(a, s.layer),
+            })
+            return out
+
+        def everything(sess: Session, s: V.ViewSettings) -> dict:
+            a = sess.analysis
+            s = _clamp(a, s)
+            out = texts(sess, s)
+            out.update(layer_views(sess, a, s))
+            out.update({grid_img: gr.update(value=V.grid_image(a, s.patch),
+                                            label=tr("img_grid", s.lang, gh=a.info.grid[0], gw=a.info.grid[1])),
+                        patch_md: patch_text(a, s), pos_patch_img: V.position_patch_image(a, s.patch)})
+            out.update({
+                strip_img: V.strip_image(a),
+                filters_img: V.filters_image(a),
+                pos_all_img: V.position_all_image(a),
+                rollout_img: V.rollout_image(a, s.fusion, s.discard),
+                head_rollout_img: V.head_rollout_image(a),
+                label: V.prediction_label(a) or None,
+                label2: V.prediction_label(a) or None,
+                layer_sl: gr.update(maximum=a.info.depth, value=s.layer + 1, label=tr("layer", s.lang)),
+                head_rd: gr.update(choices=[(str(h + 1), h) for h in range(a.info.num_heads)], value=s.head,
+                                   label=tr("head", s.lang)),
+                query_rd: gr.update(choices=query_choices(a, s.lang), value=s.query, label=tr("query_kind", s.lang)),
+                class_dd: gr.update(choices=V.class_choices(a),
+                                    value=a.predictions[0].index if a.predictions else None,
+                                    label=tr("relevance_class", s.lang), interactive=bool(a.predictions)),
+                relevance_btn: gr.update(interactive=bool(a.predictions)),
+                relevance_img: V.relevance_image(a),
+                files_out: None,
+                patch_state: list(s.patch),
+            })
+            return out
+
+        all_outputs = [session, patch_state, status_md, model_dd, title_md, intro_md, lang, random_cb, image_in,
+                       label, a_md, grid_img, strip_img, patch_md, shapes_md, filters_img, filters_md, b_md,
+                       pos_all_img, pos_patch_img, c_md, layer_sl, head_rd, query_rd, query_img, query_heads_img,
+                       heads_img, overview_img, distance_img, distance_md, neuron_md, neuron_img, block_md,
+                       block_img, d_md, fusion_rd, discard_sl, rollout_img, head_rollout_img, relevance_md,
+                       class_dd, relevance_btn, relevance_img, e_md, label2, f_md, export_btn, files_out]
+
+        def run(image_path, model_name, random_w, lang_, layer, head, query, fusion, discard, patch, sess: Session,
+                progress=gr.Progress()):
+            """Load the model if it changed, run the forward pass once, draw everything."""
+            sess = sess or Session()
+            s = _settings(lang_, layer, head, patch, query, fusion, discard)
+            key = ModelCache.key(model_name, not random_w)
+            new = dataclasses.replace(sess)
+            if key != sess.model_key or new.analysis is None:
+                if key not in MODELS:
+                    progress(0.05, desc=tr("loading", s.lang, name=key[0]))
+                try:
+                    loaded = MODELS.get(*key)
+                except ModelLoadError as exc:
+                    gr.Warning(tr("model_failed", s.lang, msg=str(exc)), duration=12)
+                    if sess.model_key is None:
+                        return {status_md: status_text(sess, s.lang)}
+                    # Put the controls back to the model that stays loaded.
+                    prev_name, prev_pretrained = sess.model_key
+                    return {model_dd: prev_name, random_cb: not prev_pretrained and prev_name != EMBEDDED_MODEL,
+                            status_md: status_text(sess, s.lang)}
+                if key != sess.model_key:
+                    new = Session(model_key=key, source=loaded.source, image_path=sess.image_path)
+            else:
+                loaded = MODELS.get(*key)
+            if image_path:
+                progress(0.4, desc=tr("running", s.lang))
+                try:
+                    a = vitviz.analyze(loaded, image_path, fusion=s.fusion, discard_ratio=s.discard)
+                except ImageError as exc:
+                    gr.Warning(tr("bad_image", s.lang, msg=str(exc)), duration=12)
+                    out = texts(new, s) if new.analysis is not None or new.model_key else {}
+                    out.update({session: new, status_md: status_text(new, s.lang)})
+                    return out
+                new = dataclasses.replace(new, analysis=a, image_path=image_path)
+            elif new.model_key == sess.model_key:
+                return {status_md: status_text(sess, s.lang)}
+            if new.analysis is None:
+                out = texts(new, s)
+                out[session] = new
+                return out
+            if new.analysis.info != (sess.analysis.info if sess.analysis else None):
+                s = dataclasses.replace(s, patch=V.default_patch(new.analysis.info))
+            out = everything(new, s)
+            out[session] = new
+            return out
+
+        run_inputs = [image_in, model_dd, random_cb, lang, layer_sl, head_rd, query_rd, fusion_rd, discard_sl,
+                      patch_state, session]
+        image_in.change(run, run_inputs, all_outputs, api_visibility="private", trigger_mode="always_last")
+        model_dd.input(run, run_inputs, all_outputs, api_visibility="private", trigger_mode="always_last")
+        random_cb.input(run, run_inputs, all_outputs, api_visibility="private", trigger_mode="always_last")
+
+        view_inputs = [lang, layer_sl, head_rd, query_rd, fusion_rd, discard_sl, patch_state, session]
+
+        def with_analysis(fn):
+            def handler(lang_, layer, head, query, fusion, discard, patch, sess, *rest):
+                if sess is None or sess.analysis is None:
+                    return {}
+                s = _clamp(sess.analysis, _settings(lang_, layer, head, patch, query, fusion, discard))
+                return fn(sess, sess.analysis, s, *rest)
+            return handler
+
+        def on_layer(sess, a, s):
+            return layer_views(sess, a, s)
+
+        def on_patch_select(lang_, layer, head, query, fusion, discard, patch, sess, evt: gr.SelectData):
+            if sess is None or sess.analysis is None or evt is None or evt.index is None:
+                return {}
+            a = sess.analysis
+            x, y = evt.index[0], evt.index[1]
+            row, col = V.patch_at_display_pixel(a, x, y)
+            s = _clamp(a, _settings(lang_, layer, head, [row, col], query, fusion, discard))
+            out = patch_views(sess, a, s)
+            out[patch_state] = [row, col]
+            return out
+
+        def on_rollout(sess, a, s):
+            return {rollout_img: V.rollout_image(a, s.fusion, s.discard)}
+
+        def on_lang(sess, a, s):
+            return texts(sess, s)
+
+        def on_lang_any(lang_, layer, head, query, fusion, discard, patch, sess):
+            sess = sess or Session()
+            s = _settings(lang_, layer, head, patch, query, fusion, discard)
+            if sess.analysis is not None:
+                s = _clamp(sess.analysis, s)
+            return texts(sess, s)
+
+        layer_sl.input(with_analysis(on_layer), view_inputs, all_outputs, api_visibility="private",
+                       trigger_mode="always_last", show_progress="hidden")
+        for c in (head_rd, query_rd):
+            c.input(with_analysis(head_views), view_inputs, all_outputs, api_visibility="private",
+                    trigger_mode="always_last", show_progress="hidden")
+        for img in (grid_img, query_img, pos_patch_img):
+            img.select(on_patch_select, view_inputs, all_outputs, api_visibility="private",
+                       trigger_mode="always_last", show_progress="hidden")
+        for c in (fusion_rd, discard_sl):
+            c.input(with_analysis(on_rollout), view_inputs, all_outputs, api_visibility="private",
+                    trigger_mode="always_last", show_progress="hidden")
+        lang.input(on_lang_any, view_inputs, all_outputs, api_visibility="private", show_progress="hidden")
+
+        def on_relevance(lang_, layer, head, query, fusion, discard, patch, sess, cls):
+            if sess is None or sess.analysis is None or sess.image_path is None:
+                return {}
+            a = sess.analysis
+            if not a.predictions:
+                gr.Warning(tr("no_head", lang_ or "en", c=a.info.embed_dim))
+                return {}
+            index = int(cls) if cls is not None else a.predictions[0].index
+            try:
+                r = vitviz.analyze(_model(sess), sess.image_path, fusion=a.fusion, discard_ratio=a.discard_ratio,
+                                   relevance_class=index)
+            except (ImageError, ModelLoadError, ValueError) as exc:
+                gr.Warning(str(exc))
+                return {}
+            new_a = dataclasses.replace(a, relevance=r.relevance, relevance_class=r.relevance_class)
+            return {relevance_img: V.relevance_image(new_a), session: dataclasses.replace(sess, analysis=new_a)}
+
+        relevance_btn.click(on_relevance, view_inputs + [class_dd], all_outputs, api_visibility="private")
+
+        def on_export(lang_, layer, head, query, fusion, discard, patch, sess):
+            if sess is None or sess.analysis is None:
+                gr.Warning(tr("status_image", lang_ or "en"))
+                return {}
+            a = sess.analysis
+            s = _clamp(a, _settings(lang_, layer, head, patch, query, fusion, discard))
+            folder = _export_folder()
+            stem = a.info.name.replace("/", "_").replace(".", "_")
+            # The CLI's standard figure set, plus what depends on this tab's settings.
+            from vitviz.figures import standard_figures
+
+            pictures = {Path(name).stem: pic for name, pic in standard_figures(a).items()}
+            pictures.update({
+                "patch_grid": V.grid_image(a, s.patch),
+                "rollout": V.rollout_image(a, s.fusion, s.discard),
+                f"layer{s.layer + 1}_heads": V.layer_heads_image(a, s.layer),
+                "query_attention": V.query_image(a, s),
+                "attention_computation": V.neuron_view(_model(sess).model, a, s)[1],
+                "block_measurements": V.block_stats_image(a, s.layer),
+            })
+            rel = V.relevance_image(a)
+            if rel is not None:
+                pictures["relevance"] = rel
+            paths = []
+            for name, pic in pictures.items():
+                path = folder / f"{stem}_{name}.png"
+                Image.fromarray(np.asarray(pic, dtype=np.uint8)).save(path)
+                paths.append(str(path))
+            paths.append(str(a.save_npz(folder / f"{stem}_analysis.npz")))
+            return {files_out: paths}
+
+        export_btn.click(on_export, view_inputs, all_outputs, api_visibility="private")
+
+        # ------------------------------------------------------------------ API
+        def api_analyze(image_path, model_name, random_weights):
+            """Analyse one image: top-5 predictions, rollout overlay, patch-grid image and metadata."""
+            if not image_path:
+                raise gr.Error("No image given: pass an image file.")
+            try:
+                loaded = MODELS.get(model_name or name0, not bool(random_weights))
+                a = vitviz.analyze(loaded, image_path)
+            except (ImageError, ModelLoadError) as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            meta = a.meta()
+            meta["source"] = loaded.source
+            return V.prediction_label(a) or None, V.rollout_image(a, "mean", 0.0), V.grid_image(a, None), meta
+
+        api_btn.click(api_analyze, [api_image, api_model, api_random], [api_label, api_rollout, api_grid, api_meta],
+                      api_name="analyze")
+
+        def api_model_info(model_name: str, random_weights: bool = True) -> dict:
+            """Shapes and geometry of a model (no image needed)."""
+            try:
+                loaded = MODELS.get(model_name or name0, not bool(random_weights))
+            except ModelLoadError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            return dict(loaded.info.to_dict(), source=loaded.source, num_patches=loaded.info.num_patches,
+                        num_tokens=loaded.info.num_tokens)
+
+        gr.api(api_model_info, api_name="model_info")
+
+        # On page load: show the default model's texts and start with the first example.
+        def on_load(lang_, model_name, random_w):
+            out: dict[Any, Any] = {}
+            try:
+                loaded = MODELS.get(model_name, not random_w)
+                sess = Session(model_key=ModelCache.key(model_name, not random_w), source=loaded.source)
+                out.update(texts(sess, V.ViewSettings(lang=lang_ or "en")))
+                out[status_md] = status_text(sess, lang_ or "en")
+            except ModelLoadError as exc:
+                out[status_md] = str(exc)
+            if examples:
+                preferred = [p for p in examples if "cat" in Path(p).name] or examples
+                out[image_in] = preferred[0]
+            return out
+
+        demo.load(on_load, [lang, model_dd, random_cb], all_outputs, api_visibility="private")
+    demo.vitviz_examples_block = examples_block  # for tests / introspection
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Keyword arguments for `demo.launch` (styling and limits; the caller adds host/port)."""
+    return dict(css=CSS, theme=gr.themes.Soft(), max_file_size=MAX_FILE_SIZE, show_error=True)
+
+
+def configure_queue(demo: gr.Blocks) -> gr.Blocks:
+    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+
+
+def main() -> None:
+    from vitviz.runtime import return_large_buffers_to_os
+
+    logging.basicConfig(level=logging.INFO)
+    return_large_buffers_to_os()  # a long-running server: give big attention buffers back to the OS
+    demo = configure_queue(build_demo())
+    port = int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860)
+    on_space = bool(os.environ.get("SPACE_ID"))
+    host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
+    demo.launch(server_name=host, server_port=port, **launch_kwargs())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Every user-facing string of the app, in English and 简体中文.
+
+`tr(key, lang, **values)` looks a string up and fills `{placeholders}` with str.format.
+Explanations follow the classic ViT walkthrough (patches → CLS → position → encoder → head).
+"""
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+LANG_CHOICES = [("English", "en"), ("简体中文", "zh")]
+
+TEXT: dict[str, dict[str, str]] = {
+    # ------------------------------------------------------------------ header
+    "title": {
+        "en": "# vitviz: look inside a Vision Transformer",
+        "zh": "# vitviz：看清 Vision Transformer 的每一步",
+    },
+    "intro": {
+        "en": ("Pick an image and a model. The model runs **once**; every picture below is read from that "
+               "single forward pass, following the image from pixels to prediction. Click a patch of the "
+               "image to follow that patch; sliders and buttons only re-draw, they never re-run the model."),
+        "zh": ("选一张图片和一个模型。模型只运行**一次**，下面所有的图都来自这一次前向传播，"
+               "从像素一路跟到预测结果。点击图片上的某个图像块（patch）即可跟踪它；"
+               "滑块和按钮只会重新绘图，不会重新运行模型。"),
+    },
+    "language": {"en": "Language / 语言", "zh": "语言 / Language"},
+    "model": {"en": "Model (pick one or type any timm ViT name)", "zh": "模型（可选择，也可输入任意 timm ViT 名称）"},
+    "random_weights": {"en": "Random weights (no download)", "zh": "随机权重（不下载）"},
+    "image": {"en": "Image (upload, paste or pick an example)", "zh": "图片（上传、粘贴或选择示例）"},
+    "examples": {"en": "Examples", "zh": "示例"},
+    "status_none": {"en": "No model loaded yet.", "zh": "尚未加载模型。"},
+    "status": {"en": "**Model:** {source}", "zh": "**模型：** {source}"},
+    "status_image": {"en": "Upload an image or pick an example to start.", "zh": "请上传图片或选择一个示例开始。"},
+    "analysed": {
+        "en": "Analysed with **{model}**: {h}×{w} input, {tokens} tokens, {depth} blocks × {heads} heads.",
+        "zh": "已用 **{model}** 分析：输入 {h}×{w}，{tokens} 个 token，{depth} 个 block × {heads} 个注意力头。",
+    },
+    "loading": {"en": "Loading model {name}…", "zh": "正在加载模型 {name}…"},
+    "running": {"en": "Running the forward pass…", "zh": "正在运行前向传播…"},
+    "model_failed": {"en": "{msg} The previous model stays loaded.", "zh": "{msg} 继续使用之前的模型。"},
+    "bad_image": {"en": "{msg}", "zh": "图片无法使用：{msg}"},
+    "selected_patch": {
+        "en": "Selected patch: row {row}, column {col} → token {token} of {n}.",
+        "zh": "已选图像块：第 {row} 行，第 {col} 列 → 序列中的第 {token} 个 token（共 {n} 个）。",
+    },
+    # ------------------------------------------------------------------ a. input and patches
+    "sec_a": {"en": "## 1 · Input and patches", "zh": "## 1 · 输入与图像块（Patch）"},
+    "expl_a": {
+        "en": ("The image is resized and centre-cropped to **{h}×{w}** and cut into a **{gh}×{gw}** grid of "
+               "**{ph}×{pw}**-pixel patches. A {ph}×{pw} convolution with stride {ph} turns each patch into one "
+               "vector of **{c}** numbers (the *patch embedding*), so the picture becomes a sequence of "
+               "**{p}** tokens. {prefix_sentence} Left: what the model sees, with the patch grid "
+               "(click a patch to follow it). Right: the same patches as the sequence the Transformer reads."),
+        "zh": ("图片先缩放并中心裁剪为 **{h}×{w}**，再切成 **{gh}×{gw}** 个 **{ph}×{pw}** 像素的图像块。"
+               "一个卷积核 {ph}×{pw}、步长 {ph} 的卷积把每个图像块变成一个长度为 **{c}** 的向量（patch embedding），"
+               "于是图片变成了 **{p}** 个 token 组成的序列。{prefix_sentence}"
+               "左图：模型实际看到的输入和图像块网格（点击某个图像块来跟踪它）。右图：同样的图像块排成 Transformer 读入的序列。"),
+    },
+    "prefix_cls": {
+        "en": ("A learnable **CLS** token is put in front; it gathers information from every patch and is what "
+               "the classifier reads at the end."),
+        "zh": "序列最前面拼接一个可学习的 **CLS** token（分类 token），它和所有图像块交互信息，最后分类只看它。",
+    },
+    "prefix_many": {
+        "en": "The prefix tokens **{names}** are put in front of the patches.",
+        "zh": "图像块前面拼接了前缀 token：**{names}**。",
+    },
+    "prefix_avg": {
+        "en": " This model's classifier reads the **average of the patch tokens** instead of a CLS token.",
+        "zh": " 这个模型的分类头读取的是**所有图像块 token 的平均值**，而不是 CLS token。",
+    },
+    "img_grid": {"en": "Model input with the {gh}×{gw} patch grid (click a patch)", "zh": "模型输入与 {gh}×{gw} 图像块网格（可点击）"},
+    "img_grid_static": {"en": "Model input with the patch grid (click a patch)", "zh": "模型输入与图像块网格（可点击）"},
+    "img_strip": {"en": "The token sequence, read left to right (prefix tokens first)", "zh": "token 序列，从左到右读（前缀 token 在最前）"},
+    "img_filters": {"en": "Patch-embedding filters: first principal components", "zh": "Patch embedding 卷积核的主成分"},
+    "filters_expl": {
+        "en": ("The patch embedding is a linear map; its filters' principal components (ViT paper, fig. 7 left) "
+               "show the basic patterns it measures in each patch (for a trained model: smooth blobs, edges, colours)."),
+        "zh": "Patch embedding 是一个线性映射；它的卷积核的主成分（ViT 论文图 7 左）显示了它在每个图像块里测量的基本模式（训练好的模型里是平滑色块、边缘和颜色）。",
+    },
+    "shape_table_title": {"en": "### The shapes, step by step", "zh": "### 每一步的形状"},
+    "shape_head": {"en": "| step | shape | what happens |\n|---|---|---|", "zh": "| 步骤 | 形状 | 做了什么 |\n|---|---|---|"},
+    "shape_input": {"en": "input image | ({h}, {w}, 3) | RGB pixels after resize and crop",
+                    "zh": "输入图片 | ({h}, {w}, 3) | 缩放、裁剪后的 RGB 像素"},
+    "shape_conv": {"en": "patch embedding | ({gh}, {gw}, {c}) | {ph}×{pw} conv, stride {ph}: one {c}-vector per patch",
+                   "zh": "patch embedding | ({gh}, {gw}, {c}) | {ph}×{pw} 卷积、步长 {ph}：每个图像块一个 {c} 维向量"},
+    "shape_flat": {"en": "flatten | ({p}, {c}) | the grid becomes a sequence, row by row",
+                   "zh": "展平 | ({p}, {c}) | 网格按行展平为序列"},
+    "shape_prefix": {"en": "+ {names} | ({n}, {c}) | prefix token(s) concatenated in front",
+                     "zh": "+ {names} | ({n}, {c}) | 在前面拼接前缀 token"},
+    "shape_pos": {"en": "+ position embedding | ({n}, {c}) | a learned vector added to every token",
+                  "zh": "+ 位置编码 | ({n}, {c}) | 给每个 token 加上一个可学习的向量"},
+    "shape_blocks": {"en": "{depth} × Transformer block | ({n}, {c}) | attention + MLP, shape unchanged",
+                     "zh": "{depth} 个 Transformer block | ({n}, {c}) | 注意力 + MLP，形状不变"},
+    "shape_norm": {"en": "final LayerNorm, read {readout} | ({c},) | {readout_what}",
+                   "zh": "最后的 LayerNorm，取 {readout} | ({c},) | {readout_what}"},
+    "shape_no_head": {"en": "no classification head | ({c},) | this model outputs the feature vector itself (e.g. DINO)",
+                      "zh": "没有分类头 | ({c},) | 这个模型直接输出特征向量（例如 DINO）"},
+    "no_head": {
+        "en": ("This model has **no classification head** (num_classes = 0, e.g. a self-supervised DINO "
+               "backbone): its output is the ({c},) feature vector, so there are no class probabilities and no "
+               "class-specific relevance. Attention and rollout still work."),
+        "zh": ("这个模型**没有分类头**（num_classes = 0，例如自监督的 DINO 主干网络）：输出就是 ({c},) 的特征向量，"
+               "所以没有类别概率，也没有类别相关性。注意力和 Rollout 仍然可以看。"),
+    },
+    "readout_cls": {"en": "only the CLS token goes on", "zh": "只保留 CLS token"},
+    "readout_avg": {"en": "mean over the {p} patch tokens", "zh": "对 {p} 个图像块 token 取平均"},
+    "shape_head_row": {"en": "classification head | ({k},) | linear layer: one score (logit) per class",
+                       "zh": "分类头 | ({k},) | 全连接层：每个类别一个分数（logit）"},
+    # ------------------------------------------------------------------ b. position
+    "sec_b": {"en": "## 2 · Position embeddings", "zh": "## 2 · 位置编码"},
+    "expl_b": {
+        "en": ("Attention by itself does not know where a patch came from, so a learned position embedding of "
+               "shape **({n}, {c})** is added to the tokens. Each small map below belongs to one patch and shows "
+               "the cosine similarity of its position embedding with every other patch's (ViT paper, fig. 7 "
+               "centre). A trained model learns that nearby patches, and patches in the same row or column, "
+               "have similar embeddings; a random model shows noise."),
+        "zh": ("注意力本身不知道图像块来自哪里，所以要给 token 加上形状为 **({n}, {c})** 的可学习位置编码，"
+               "网络才能区分不同区域。下面每个小图对应一个图像块，显示它的位置编码和所有其他图像块位置编码的余弦相似度"
+               "（ViT 论文图 7 中）。训练好的模型会学到：相邻的、同行同列的图像块位置编码更相似；随机权重的模型只有噪声。"),
+    },
+    "img_pos_all": {"en": "Position-embedding similarity, one map per patch (−1 … 1)", "zh": "位置编码相似度，每个图像块一张图（−1 … 1）"},
+    "img_pos_patch": {"en": "Similarity to the selected patch's position", "zh": "与所选图像块位置编码的相似度"},
+    # ------------------------------------------------------------------ c. attention
+    "sec_c": {"en": "## 3 · Self-attention", "zh": "## 3 · 自注意力"},
+    "expl_c": {
+        "en": ("Each of the **{depth}** blocks lets every token look at every other token. Each of the "
+               "**{heads}** heads has its own queries and keys of **{d}** numbers; a token's attention row says "
+               "how much of each other token's value it mixes in, so after attention every patch holds a "
+               "weighted sum of the others. Below: what the {readout} attends to in the chosen layer (one map per "
+               "head), all layers × heads at once, and what the selected patch attends to."),
+        "zh": ("**{depth}** 个 block 中的每一个都让每个 token 去看所有其他 token。**{heads}** 个注意力头各有自己的 "
+               "**{d}** 维 query 和 key；一个 token 的注意力行表示它从每个其他 token 的 value 中取多少，"
+               "所以注意力之后，每个图像块都拥有其他图像块的加权和。下面依次是：所选层中 {readout} 看向哪里（每个头一张图）、"
+               "所有层 × 所有头的总览，以及所选图像块看向哪里。"),
+    },
+    "readout_name_cls": {"en": "CLS token", "zh": "CLS token"},
+    "readout_name_avg": {"en": "average of the patch tokens", "zh": "图像块 token 的平均"},
+    "layer": {"en": "Layer (block)", "zh": "层（block）"},
+    "head": {"en": "Head", "zh": "注意力头"},
+    "query_kind": {"en": "Query token", "zh": "Query token"},
+    "query_patch": {"en": "selected patch", "zh": "所选图像块"},
+    "img_heads": {"en": "Attention of the readout token in the chosen layer, per head", "zh": "所选层中读出 token 的注意力，每个头一张"},
+    "img_overview": {"en": "Overview: readout attention for every layer (rows) × head (columns)", "zh": "总览：每一层（行）× 每个头（列）的读出注意力"},
+    "img_query": {"en": "What the query token attends to (chosen layer and head; click a patch)",
+                  "zh": "Query token 看向哪里（所选层和头；可点击图像块）"},
+    "img_query_heads": {"en": "Same query, all heads of the chosen layer", "zh": "同一个 query，所选层的全部注意力头"},
+    "img_distance": {"en": "Mean attention distance per head vs depth (ViT fig. 7 right)", "zh": "每个头的平均注意力距离随深度变化（ViT 图 7 右）"},
+    "distance_expl": {
+        "en": ("Mean attention distance: how far, in pixels, a head looks on average (like a CNN's receptive "
+               "field). In trained ViTs some heads look far already in the first layers, others stay local; "
+               "deeper layers look far. The dashed line is one patch ({ph} px); the highlighted column is the chosen layer."),
+        "zh": ("平均注意力距离：一个头平均看多远（像素），类似 CNN 的感受野。训练好的 ViT 里，一些头在最前面几层就看得很远，"
+               "另一些只看局部；越深的层看得越远。虚线是一个图像块的大小（{ph} 像素），高亮的一列是所选层。"),
+    },
+    "sub_neuron": {"en": "### How attention is computed", "zh": "### 注意力是怎么算出来的"},
+    "expl_neuron": {
+        "en": ("For the query token **{query}** in layer **{layer}**, head **{head}**: LayerNorm, then the `qkv` "
+               "linear layer gives its query **q** ({d},) and the keys **k** of all {n} tokens ({n}, {d}). "
+               "Each score is q·k × {scale:.4g} (= 1/√{d}); softmax turns the {n} scores into the attention "
+               "row, which sums to 1. The strongest key is **{top}** with {top_p:.1%}; entropy {entropy:.2f} nats "
+               "(uniform would be {max_entropy:.2f})."),
+        "zh": ("以第 **{layer}** 层、第 **{head}** 个头中的 query token **{query}** 为例：先做 LayerNorm，再经过 `qkv` "
+               "全连接层得到它的 query **q**（{d},）和所有 {n} 个 token 的 key **k**（{n}, {d}）。"
+               "每个分数是 q·k × {scale:.4g}（= 1/√{d}）；softmax 把这 {n} 个分数变成注意力行，总和为 1。"
+               "权重最大的 key 是 **{top}**，占 {top_p:.1%}；熵为 {entropy:.2f} nats（均匀分布为 {max_entropy:.2f}）。"),
+    },
+    "img_neuron": {"en": "Query, keys, scores and softmax of one head", "zh": "一个头的 query、key、分数与 softmax"},
+    "sub_block": {"en": "### Inside one block", "zh": "### 一个 block 的内部"},
+    "expl_block": {
+        "en": ("The path of the tokens through block **{layer}** of {depth}, with this model's real shapes "
+               "(batch B = 1) and one measurement from this image's forward pass per step. Dropout and DropPath "
+               "are switched off at inference (the model is in eval mode), so they change nothing here. Pick the block "
+               "with the layer slider above."),
+        "zh": ("token 经过第 **{layer}** 个 block（共 {depth} 个）的路径，使用这个模型的真实形状（batch B = 1），"
+               "每一步附上本次前向传播中测得的一个数值。推理时（eval 模式）Dropout 和 DropPath 都不起作用。用上面的层滑块选择 block。"),
+    },
+    "block_head": {"en": "| step | shape | measured on this image |\n|---|---|---|",
+                   "zh": "| 步骤 | 形状 | 本图测量值 |\n|---|---|---|"},
+    "blk_in": {"en": "block input x | ({n}, {c}) | mean token norm {norm_in:.2f}",
+               "zh": "block 输入 x | ({n}, {c}) | token 平均范数 {norm_in:.2f}"},
+    "blk_ln1": {"en": "LayerNorm (norm1) | ({n}, {c}) | each token: mean 0, variance 1, then scale and shift",
+                "zh": "LayerNorm (norm1) | ({n}, {c}) | 每个 token 归一化为均值 0、方差 1，再缩放平移"},
+    "blk_qkv": {"en": "qkv linear | ({n}, {c3}) | {c} → 3·{c} numbers per token",
+                "zh": "qkv 全连接 | ({n}, {c3}) | 每个 token 从 {c} 维变为 3·{c} 维"},
+    "blk_split": {"en": "split into heads | (3, 1, {heads}, {n}, {d}) | q, k, v for {heads} heads of {d} dims",
+                  "zh": "拆分成多个头 | (3, 1, {heads}, {n}, {d}) | {heads} 个头的 q、k、v，每个 {d} 维"},
+    "blk_scores": {"en": "q·kᵀ × scale | (1, {heads}, {n}, {n}) | scale = 1/√{d} = {scale:.4g}",
+                   "zh": "q·kᵀ × scale | (1, {heads}, {n}, {n}) | scale = 1/√{d} = {scale:.4g}"},
+    "blk_softmax": {"en": "softmax over keys | (1, {heads}, {n}, {n}) | mean row entropy {ent:.2f} of max {ent_max:.2f} nats",
+                    "zh": "对 key 做 softmax | (1, {heads}, {n}, {n}) | 平均行熵 {ent:.2f}，最大 {ent_max:.2f} nats"},
+    "blk_av": {"en": "attention · v | (1, {heads}, {n}, {d}) | a token keeps {self_att:.1%} of its attention on itself (mean)",
+               "zh": "attention · v | (1, {heads}, {n}, {d}) | token 分给自己的注意力平均为 {self_att:.1%}"},
+    "blk_merge": {"en": "merge heads | ({n}, {c}) | {heads} × {d} = {c}", "zh": "合并多个头 | ({n}, {c}) | {heads} × {d} = {c}"},
+    "blk_proj": {"en": "proj linear | ({n}, {c}) | mixes the heads' outputs", "zh": "proj 全连接 | ({n}, {c}) | 混合各个头的输出"},
+    "blk_res1": {"en": "residual add x + attn(x) | ({n}, {c}) | the input is kept and the attention output added",
+                 "zh": "残差相加 x + attn(x) | ({n}, {c}) | 保留输入，加上注意力的输出"},
+    "blk_ln2": {"en": "LayerNorm (norm2) | ({n}, {c}) |", "zh": "LayerNorm (norm2) | ({n}, {c}) |"},
+    "blk_fc1": {"en": "MLP fc1 | ({n}, {hidden}) | widen {c} → {hidden}", "zh": "MLP fc1 | ({n}, {hidden}) | 从 {c} 维扩展到 {hidden} 维"},
+    "blk_gelu": {"en": "GELU | ({n}, {hidden}) | {gelu:.1%} of the outputs are ≈ 0 (unit off)",
+                 "zh": "GELU | ({n}, {hidden}) | {gelu:.1%} 的输出 ≈ 0（神经元未激活）"},
+    "blk_fc2": {"en": "MLP fc2 | ({n}, {c}) | back to {c}", "zh": "MLP fc2 | ({n}, {c}) | 回到 {c} 维"},
+    "blk_res2": {"en": "residual add → block output | ({n}, {c}) | mean token norm {norm_out:.2f}",
+                 "zh": "残差相加 → block 输出 | ({n}, {c}) | token 平均范数 {norm_out:.2f}"},
+    "img_block": {"en": "Measurements through the depth (chosen block highlighted)", "zh": "随深度变化的测量值（所选 block 高亮）"},
+    # ------------------------------------------------------------------ d. rollout
+    "sec_d": {"en": "## 4 · Attention rollout and relevance", "zh": "## 4 · 注意力 Rollout 与相关性"},
+    "expl_d": {
+        "en": ("One layer's attention tells only part of the story: information also flows through the residual "
+               "connections and through {depth} layers. **Attention rollout** (Abnar & Zuidema, 2020) fuses the "
+               "heads of each layer (mean, max or min), adds the identity for the residual path, and multiplies "
+               "the layers together; the result shows which patches flow into the {readout}. *Discard ratio* "
+               "drops the weakest attention links first. The layer × head grid shows each head's own "
+               "contribution on top of the layers before it."),
+        "zh": ("单独一层的注意力只说明了一部分：信息还会沿残差连接、穿过 {depth} 层流动。**注意力 Rollout**"
+               "（Abnar & Zuidema, 2020）先把每层的多个头融合（平均、最大或最小），加上单位矩阵表示残差路径，"
+               "再把各层相乘；结果显示哪些图像块流向了 {readout}。*丢弃比例* 会先去掉最弱的注意力连接。"
+               "层 × 头网格显示每个头在前面各层基础上的贡献。"),
+    },
+    "fusion": {"en": "Head fusion", "zh": "多头融合方式"},
+    "discard": {"en": "Discard ratio (drop the weakest links)", "zh": "丢弃比例（去掉最弱的连接）"},
+    "img_rollout": {"en": "Attention rollout over the image", "zh": "叠加在图片上的注意力 Rollout"},
+    "img_head_rollout": {"en": "Per-head rollout: layers (rows) × heads (columns)", "zh": "逐头 Rollout：层（行）× 头（列）"},
+    "relevance_expl": {
+        "en": ("**Class-specific relevance** (Chefer et al., 2021) weights each attention map by its gradient for "
+               "one class, so it answers *which patches speak for this class*. It needs a backward pass, so it "
+               "runs the model once more."),
+        "zh": "**类别相关性**（Chefer 等，2021）用某一类别的梯度给每张注意力图加权，回答“哪些图像块支持这个类别”。它需要一次反向传播，所以会再运行一次模型。",
+    },
+    "relevance_class": {"en": "Class to explain (top 5)", "zh": "要解释的类别（前 5）"},
+    "relevance_button": {"en": "Compute relevance", "zh": "计算相关性"},
+    "img_relevance": {"en": "Relevance for the chosen class", "zh": "所选类别的相关性"},
+    # ------------------------------------------------------------------ e. prediction
+    "sec_e": {"en": "## 5 · Prediction", "zh": "## 5 · 预测"},
+    "expl_e": {
+        "en": ("After the last block a final LayerNorm is applied and the {readout_what}: a vector of shape "
+               "**({c},)**. One linear layer, the head, turns it into **{k}** class scores ({c},) → ({k},), and "
+               "softmax turns the scores into probabilities."),
+        "zh": ("最后一个 block 之后做一次 LayerNorm，然后{readout_what}：得到形状为 **({c},)** 的向量。"
+               "分类头是一个全连接层，把它变成 **{k}** 个类别分数 ({c},) → ({k},)，softmax 再把分数变成概率。"),
+    },
+    "expl_e_cls": {"en": "CLS token is taken out", "zh": "取出 CLS token"},
+    "expl_e_avg": {"en": "patch tokens are averaged", "zh": "对图像块 token 取平均"},
+    "dist_note": {
+        "en": ("This distilled DeiT also has a **DIST** token with its own head; at inference the prediction is "
+               "the average of the CLS head and the DIST head."),
+        "zh": "这个蒸馏版 DeiT 还有一个带独立分类头的 **DIST** token；推理时的预测是 CLS 分类头与 DIST 分类头输出的平均。",
+    },
+    "label": {"en": "Top-5 predictions", "zh": "前 5 个预测"},
+    "random_note": {
+        "en": "⚠️ This model has random weights: its predictions and attention are not meaningful, only the shapes and the mechanics are.",
+        "zh": "⚠️ 这个模型是随机权重：它的预测和注意力没有意义，只有形状和计算过程是真实的。",
+    },
+    # ------------------------------------------------------------------ f. export
+    "sec_f": {"en": "## 6 · Export", "zh": "## 6 · 导出"},
+    "expl_f": {
+        "en": ("Download the figures shown above as PNG files and the whole analysis (attention of every layer "
+               "and head, rollout, tokens, position embeddings, …) as a NumPy `.npz` file for your own notebook."),
+        "zh": "把上面的图下载为 PNG，并把整个分析结果（每层每个头的注意力、Rollout、token、位置编码等）下载为 NumPy `.npz` 文件，在自己的 notebook 里继续研究。",
+    },
+    "export_button": {"en": "Prepare downloads", "zh": "准备下载文件"},
+    "export_files": {"en": "Files", "zh": "文件"},
+    # ------------------------------------------------------------------ figure labels (ASCII-safe)
+    "fig_depth": {"en": "Network depth (layer)", "zh": "Network depth (layer)"},
+}
+
+
+def tr(key: str, lang: str = "en", **values) -> str:
+    """The text for `key` in `lang` (falling back to English), formatted with `values`."""
+    entry = TEXT[key]
+    text = entry.get(lang) or entry["en"]
+    return text.format(**values) if values else text
