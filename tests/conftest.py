@@ -26,3 +26,30 @@ def photo() -> np.ndarray:
 @pytest.fixture(scope="session")
 def tiny_analysis(tiny, photo):
     return vitviz.analyze(tiny, photo, relevance_class="top")
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_app(model: str, random_weights: bool = True):
+    """Start the app in this process on a free localhost port → (url, demo); the caller closes it."""
+    import os
+    from vitviz.ui import build_demo, configure_queue, launch_kwargs
+
+    saved = {k: os.environ.get(k) for k in ("VITVIZ_MODEL", "VITVIZ_RANDOM_WEIGHTS")}
+    os.environ.update(VITVIZ_MODEL=model, VITVIZ_RANDOM_WEIGHTS="1" if random_weights else "0")
+    try:
+        demo = configure_queue(build_demo())  # reads the default model from the environment
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
+    return f"http://127.0.0.1:{port}/", demo

@@ -1,44 +1,23 @@
 """The app's API, through gradio_client against a real server on a free localhost port."""
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import serve_app
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "vit_tiny_patch16_224"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    from vitviz.ui import build_demo, configure_queue, launch_kwargs
-
-    saved = {k: os.environ.get(k) for k in ("VITVIZ_MODEL", "VITVIZ_RANDOM_WEIGHTS")}
-    os.environ.update(VITVIZ_MODEL=MODEL, VITVIZ_RANDOM_WEIGHTS="1")
-    try:
-        demo = configure_queue(build_demo())  # reads the default model from the environment
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    url, demo = serve_app(MODEL)
+    yield url
+    demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
 import vitviz
@@ -45,6 +46,9 @@ MAX_FILE_SIZE = "25mb"  # the same limit vitviz.images enforces
 QUEUE_SIZE = 32
 CONCURRENCY = 2
 MODEL_CACHE_SIZE = 3
+# Per-tab state keeps the attention in half precision: ViT-B/16's (12, 12, 197, 197) stack is
+# 11 MB instead of 22 MB; every map computed at analysis time is still float32-exact.
+SESSION_ATTENTION_DTYPE = torch.float16
 MAX_EXAMPLES = 36
 
 CSS = """
@@ -174,6 +178,15 @@ class Session:
     image_path: str | None = None
 
 
+def delete_cache() -> tuple[int, int]:
+    """(every, older than) seconds for gradio's temp-file cleanup; VITVIZ_DELETE_CACHE="60,120" overrides.
+
+    Default: files older than an hour are removed every 30 minutes.
+    """
+    every, age = (int(v) for v in os.environ.get("VITVIZ_DELETE_CACHE", "1800,3600").split(","))
+    return every, age
+
+
 def _settings(lang, layer, head, patch, query, fusion, discard) -> V.ViewSettings:
     return V.ViewSettings(lang=lang or "en", layer=max(0, int(layer or 1) - 1), head=int(head or 0),
                           patch=tuple(patch) if patch else (0, 0), query=query or "patch",
@@ -204,8 +217,7 @@ def build_demo() -> gr.Blocks:
     if name0 not in choices:
         choices = [name0] + choices
 
-    # delete_cache: gradio's cached pictures older than an hour are removed every 30 minutes.
-    with gr.Blocks(title="vitviz: inside a Vision Transformer", fill_width=False, delete_cache=(1800, 3600),
+    with gr.Blocks(title="vitviz: inside a Vision Transformer", fill_width=False, delete_cache=delete_cache(),
                    analytics_enabled=False) as demo:
         session = gr.State(Session())
         patch_state = gr.State(None)
@@ -484,7 +496,8 @@ def build_demo() -> gr.Blocks:
             if image_path:
                 progress(0.4, desc=tr("running", s.lang))
                 try:
-                    a = vitviz.analyze(loaded, image_path, fusion=s.fusion, discard_ratio=s.discard)
+                    a = vitviz.analyze(loaded, image_path, fusion=s.fusion, discard_ratio=s.discard,
+                                       attention_dtype=SESSION_ATTENTION_DTYPE)
                 except ImageError as exc:
                     gr.Warning(tr("bad_image", s.lang, msg=str(exc)), duration=12)
                     out = texts(new, s) if new.analysis is not None or new.model_key else {}

@@ -1,0 +1,116 @@
+"""Serving under load: concurrent users stay isolated, memory and hooks stay flat over a soak."""
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import serve_app
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224")
+SOAK_REQUESTS = int(os.environ.get("VITVIZ_SOAK_REQUESTS", "500"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    url, demo = serve_app(MODELS[0])
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def soak_server():
+    os.environ["VITVIZ_DELETE_CACHE"] = "2,10"  # every 2 s, remove temp files older than 10 s
+    try:
+        url, demo = serve_app(MODELS[0])
+    finally:
+        del os.environ["VITVIZ_DELETE_CACHE"]
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[str]:
+    """Eight different pictures: the example photos and generated ones."""
+    d = tmp_path_factory.mktemp("imgs")
+    paths = [str(p) for p in sorted((ROOT / "assets" / "examples").glob("*.jpg"))[:4]]
+    rng = np.random.default_rng(0)
+    while len(paths) < 8:
+        p = d / f"noise{len(paths)}.png"
+        Image.fromarray(rng.integers(0, 255, (200 + 10 * len(paths), 260, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def analyze(url: str, image: str, model: str):
+    from gradio_client import Client, handle_file
+    label, rollout, grid, meta = Client(url, verbose=False).predict(
+        handle_file(image), model, True, api_name="/analyze")
+    return meta["predictions"], np.asarray(Image.open(rollout)), meta["model"]
+
+
+def registered_hooks() -> int:
+    from vitviz.ui.app import MODELS as cache
+    total = 0
+    for loaded in list(cache._models.values()):
+        total += sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in loaded.model.modules())
+    return total
+
+
+def test_sixteen_concurrent_users_each_get_their_own_result(server, images):
+    jobs = [(images[i % len(images)], MODELS[i % 2]) for i in range(16)]
+    expected = {job: analyze(server, *job) for job in set(jobs)}  # one user at a time
+    results: dict[int, tuple] = {}
+    errors: list[BaseException] = []
+
+    def user(i: int) -> None:
+        try:
+            results[i] = analyze(server, *jobs[i])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors and not any(t.is_alive() for t in threads)
+    for i, job in enumerate(jobs):
+        preds, rollout, model = results[i]
+        want_preds, want_rollout, want_model = expected[job]
+        assert model == want_model == job[1]
+        assert [p["index"] for p in preds] == [p["index"] for p in want_preds]
+        np.testing.assert_allclose([p["probability"] for p in preds], [p["probability"] for p in want_preds], rtol=1e-5)
+        np.testing.assert_array_equal(rollout, want_rollout)
+    assert registered_hooks() == 0
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def test_soak_keeps_memory_hooks_and_temp_files_flat(soak_server, images):
+    from gradio_client import Client, handle_file
+    from gradio.utils import get_upload_folder
+    client = Client(soak_server, verbose=False)
+    warm = 20
+    for i in range(SOAK_REQUESTS):
+        client.predict(handle_file(images[i % len(images)]), MODELS[0], True, api_name="/analyze")
+        if i == warm - 1:
+            baseline = rss_mb()
+            files = cached_files(get_upload_folder())
+    growth = rss_mb() - baseline
+    assert growth <= 50, f"RSS grew {growth:.0f} MB over {SOAK_REQUESTS - warm} requests"
+    assert registered_hooks() == 0
+    # gradio's delete_cache removes this app's temp files: they do not pile up per request.
+    time.sleep(13)
+    assert cached_files(get_upload_folder()) - files <= 2 * len(images)
+
+
+def cached_files(folder) -> int:
+    return sum(len(names) for _, _, names in os.walk(folder))
