@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ from PIL import Image  # noqa: E402
 import vitviz  # noqa: E402
 from vitviz.capture import capture  # noqa: E402
 from vitviz.model import embedded_model_available  # noqa: E402
+from vitviz.ui import views as V  # noqa: E402
+from vitviz.ui.app import SESSION_ATTENTION_DTYPE  # noqa: E402
 
 EXAMPLE = ROOT / "assets" / "examples" / "chelsea_cat.jpg"
 TARGETS = {
@@ -84,31 +87,58 @@ def bench_model(name: str, repeats: int) -> dict:
     row["analysis"] = median_seconds(lambda: vitviz.analyze(loaded, image), repeats) / bare
     row["relevance"] = median_seconds(lambda: vitviz.analyze(loaded, image, relevance_class="top"), repeats) / bare
     result = vitviz.analyze(loaded, image)
-    try:
-        from vitviz.ui import views as V
-        row["render_all"] = median_seconds(lambda: V.render_all(result), repeats) / bare
-        rerender = {}
-        for label, fn in V.interaction_renders(result).items():
-            rerender[label] = median_seconds(fn, repeats) * 1e3
-        row["rerender_ms"] = rerender
-    except (ImportError, AttributeError) as exc:
-        row["render_error"] = f"{type(exc).__name__}: {exc}"
-    row["state_mb"] = state_megabytes(result)
+    state = vitviz.analyze(loaded, image, attention_dtype=SESSION_ATTENTION_DTYPE)  # as the app keeps it
+    model = loaded.model
+    s = V.ViewSettings(patch=V.default_patch(loaded.info))
+    row["render_all"] = median_seconds(lambda: render_new_image(model, state, s), repeats) / bare
+    row["rerender_ms"] = {label: median_seconds(fn, repeats) * 1e3
+                          for label, fn in interaction_renders(model, state, s).items()}
+    row["state_mb"] = arrays_megabytes(state)
+    row["analysis_f32_mb"] = arrays_megabytes(result)
     return row
 
 
-def state_megabytes(result) -> float:
-    """Bytes of the per-tab state the app keeps (the Analysis as stored in gr.State)."""
-    try:
-        from vitviz.ui.app import session_state
-        kept = session_state(result)
-    except (ImportError, AttributeError):
-        kept = result
-    total = 0
-    for value in vars(kept).values():
-        if isinstance(value, np.ndarray):
-            total += value.nbytes
-    return total / 2**20
+def arrays_megabytes(result) -> float:
+    """Bytes of the arrays of one Analysis (what a browser tab keeps in gr.State)."""
+    return sum(v.nbytes for v in vars(result).values() if isinstance(v, np.ndarray)) / 2**20
+
+
+# The app's handlers, as groups of view functions (vitviz/ui/app.py: everything, layer_views,
+# head_views, patch_views, rollout).
+def head_panels(model, a, s) -> None:
+    V.query_image(a, s), V.query_heads_image(a, s), V.neuron_view(model, a, s)
+
+
+def layer_panels(model, a, s) -> None:
+    head_panels(model, a, s)
+    V.layer_heads_image(a, s.layer), V.overview_image(a, s.layer), V.distance_image(a, s.layer)
+    V.block_text(a, s, model), V.block_stats_image(a, s.layer)
+
+
+def patch_panels(model, a, s) -> None:
+    head_panels(model, a, s)
+    V.grid_image(a, s.patch), V.position_patch_image(a, s.patch)
+
+
+def render_new_image(model, a, s) -> None:
+    """Every panel the app draws for a new image."""
+    layer_panels(model, a, s)
+    V.grid_image(a, s.patch), V.position_patch_image(a, s.patch), V.strip_image(a), V.filters_image(a)
+    V.position_all_image(a), V.rollout_image(a, s.fusion, s.discard), V.head_rollout_image(a)
+    V.relevance_image(a), V.shape_table(a.info, s.lang), V.prediction_label(a)
+
+
+def interaction_renders(model, a, s) -> dict:
+    """One callable per interaction: exactly what the app re-draws for it (no forward pass)."""
+    last = a.info.depth - 1
+    other = (0, min(1, a.info.grid[1] - 1))
+    return {
+        "layer slider": lambda: layer_panels(model, a, replace(s, layer=last)),
+        "head": lambda: head_panels(model, a, replace(s, head=a.info.num_heads - 1)),
+        "patch click": lambda: patch_panels(model, a, replace(s, patch=other)),
+        "fusion": lambda: V.rollout_image(a, "max", s.discard),
+        "discard": lambda: V.rollout_image(a, s.fusion, 0.9),
+    }
 
 
 PEAK_SCRIPT = """
@@ -253,8 +283,6 @@ def main() -> None:
               f"{row['relevance']:9.2f}x {row.get('render_all', float('nan')):6.2f}x {row['state_mb']:9.1f}")
         if "rerender_ms" in row:
             print("    re-render ms: " + ", ".join(f"{k} {v:.1f}" for k, v in row["rerender_ms"].items()))
-        if "render_error" in row:
-            print(f"    render: {row['render_error']}")
 
     if not args.quick:
         report["peak_memory"] = bench_peak_memory()
