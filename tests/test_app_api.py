@@ -151,7 +151,8 @@ def test_views_for_a_small_embedded_style_model(tmp_path, monkeypatch):
               str(tmp_path / f"{vitviz.EMBEDDED_MODEL}.safetensors"))
     monkeypatch.setattr(vm, "MODELS_DIR", tmp_path)
     monkeypatch.delenv("VITVIZ_MODEL", raising=False)
-    assert ui_app.default_model() == (vitviz.EMBEDDED_MODEL, False)
+    start = vm.choose_default_model(env={}, online=lambda: False)
+    assert (start.name, start.pretrained) == (vitviz.EMBEDDED_MODEL, True) and "unreachable" in start.reason
     assert ui_app.model_choices()[0] == vitviz.EMBEDDED_MODEL
 
     loaded = ui_app.ModelCache().get(vitviz.EMBEDDED_MODEL, False)

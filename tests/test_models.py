@@ -162,3 +162,30 @@ def test_input_size_follows_the_built_model_not_its_pretrained_config(photo):
     loaded = vitviz.load_model("vit_small_patch14_reg4_dinov2", pretrained=False, depth=1, img_size=224)
     assert loaded.info.input_size == (3, 224, 224) and loaded.info.grid == (16, 16)
     assert vitviz.analyze(loaded, photo).rollout.shape == (16, 16)
+
+
+def test_default_model_follows_vitviz_model_setting():
+    from vitviz.model import choose_default_model
+    start = choose_default_model(env={"VITVIZ_MODEL": "deit_tiny_patch16_224", "VITVIZ_RANDOM_WEIGHTS": "1"},
+                                 online=lambda: True)
+    assert (start.name, start.pretrained) == ("deit_tiny_patch16_224", False) and "VITVIZ_MODEL" in start.reason
+
+
+def test_default_model_is_pretrained_vit_when_hub_reachable():
+    from vitviz.model import DEFAULT_PRETRAINED, choose_default_model
+    start = choose_default_model(env={}, online=lambda: True)
+    assert (start.name, start.pretrained) == (DEFAULT_PRETRAINED, True) and "reachable" in start.reason
+
+
+def test_default_model_offline_without_embedded_weights_uses_random_tiny(monkeypatch, tmp_path):
+    import vitviz.model as vm
+    monkeypatch.setattr(vm, "MODELS_DIR", tmp_path)
+    start = vm.choose_default_model(env={}, online=lambda: False)
+    assert (start.name, start.pretrained) == ("vit_tiny_patch16_224", False) and "random" in start.reason
+
+
+def test_hub_probe_respects_offline_setting(monkeypatch):
+    import huggingface_hub.constants as hub_constants
+    from vitviz.model import hub_reachable
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    assert hub_reachable() is False

@@ -33,6 +33,8 @@ def _assets_dir() -> Path:
 ASSETS = _assets_dir()
 MODELS_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ASSETS / "models"))
 EMBEDDED_MODEL = "vitviz-shapes"
+# The default when pretrained weights can be had: ImageNet-21k pre-trained, ImageNet-1k fine-tuned.
+DEFAULT_PRETRAINED = "vit_base_patch16_224.augreg2_in21k_ft_in1k"
 
 # timm modules whose models are VisionTransformer (or a subclass of it).
 SUPPORTED_MODULES = ("timm.models.vision_transformer", "timm.models.deit")
@@ -313,3 +315,63 @@ def model_info(model: VisionTransformer, name: str, data_config: dict) -> ModelI
 def _mlp_hidden(mlp: torch.nn.Module) -> int:
     fc1 = getattr(mlp, "fc1", None) or getattr(mlp, "fc1_x", None)
     return int(fc1.out_features) if fc1 is not None else 0
+
+
+@dataclass(frozen=True)
+class DefaultModel:
+    """Which model the app starts with, and why (shown to the user)."""
+
+    name: str
+    pretrained: bool
+    reason: str
+
+
+def hub_reachable(timeout: float = 1.5) -> bool:
+    """Can the model hub be reached? A TCP connect only; False when HF_HUB_OFFLINE is set."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pretrained_weights_cached(name: str) -> bool:
+    """Are `name`'s pretrained weights already in the local hub cache (no network)?"""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except Exception:
+        return False
+    repo = getattr(cfg, "hf_hub_id", None)
+    if not repo:
+        return False
+    repo = repo.split("@")[0]  # drop a revision
+    return any(isinstance(try_to_load_from_cache(repo, f), str)
+               for f in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"))
+
+
+def choose_default_model(env: dict | None = None, online: Callable[[], bool] = hub_reachable) -> DefaultModel:
+    """The start-up model: VITVIZ_MODEL if set; a real pretrained ViT if its weights are cached or the
+    hub is reachable; otherwise the embedded model (offline); random weights as the last resort."""
+    env = os.environ if env is None else env
+    name = env.get("VITVIZ_MODEL", "").strip()
+    if name:
+        random = env.get("VITVIZ_RANDOM_WEIGHTS", "").strip().lower() in ("1", "true", "yes")
+        return DefaultModel(name, name == EMBEDDED_MODEL or not random, "chosen by the VITVIZ_MODEL setting")
+    if pretrained_weights_cached(DEFAULT_PRETRAINED):
+        return DefaultModel(DEFAULT_PRETRAINED, True, "its pretrained weights are in the local cache")
+    if online():
+        return DefaultModel(DEFAULT_PRETRAINED, True, "the model hub is reachable")
+    if embedded_model_available():
+        return DefaultModel(EMBEDDED_MODEL, True, "the model hub is unreachable, so the built-in model is used")
+    return DefaultModel("vit_tiny_patch16_224", False,
+                        "the model hub is unreachable and the built-in model is missing: random weights")

@@ -25,7 +25,7 @@ from PIL import Image
 
 import vitviz
 from vitviz import EMBEDDED_MODEL, ImageError, ModelLoadError
-from vitviz.model import embedded_model_available
+from vitviz.model import choose_default_model, embedded_model_available
 from . import views as V
 from .text import LANG_CHOICES, tr
 
@@ -121,17 +121,6 @@ class ModelCache:
 MODELS = ModelCache()
 
 
-def default_model() -> tuple[str, bool]:
-    """(name, random_weights): env VITVIZ_MODEL, else the embedded model, else random vit_tiny."""
-    env_random = os.environ.get("VITVIZ_RANDOM_WEIGHTS", "").strip().lower() in ("1", "true", "yes")
-    name = os.environ.get("VITVIZ_MODEL", "").strip()
-    if name:
-        return name, env_random
-    if embedded_model_available():
-        return EMBEDDED_MODEL, False
-    return "vit_tiny_patch16_224", True
-
-
 def list_examples() -> list[str]:
     """Image files in assets/examples/ (and its sub-folders), listed when the app is built."""
     if not EXAMPLES_DIR.is_dir():
@@ -211,7 +200,8 @@ def _is_random(session: Session) -> bool:
 
 # --------------------------------------------------------------------------- the UI
 def build_demo() -> gr.Blocks:
-    name0, random0 = default_model()
+    start = choose_default_model()
+    name0, random0 = start.name, not start.pretrained
     examples = list_examples()
     choices = model_choices()
     if name0 not in choices:
@@ -657,7 +647,10 @@ def build_demo() -> gr.Blocks:
             out: dict[Any, Any] = {}
             try:
                 loaded = MODELS.get(model_name, not random_w)
-                sess = Session(model_key=ModelCache.key(model_name, not random_w), source=loaded.source)
+                source = loaded.source
+                if (model_name, bool(random_w)) == (name0, random0):  # say why this model was picked
+                    source += f" ({start.reason}.)"
+                sess = Session(model_key=ModelCache.key(model_name, not random_w), source=source)
                 out.update(texts(sess, V.ViewSettings(lang=lang_ or "en")))
                 out[status_md] = status_text(sess, lang_ or "en")
             except ModelLoadError as exc:
