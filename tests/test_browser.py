@@ -7,11 +7,12 @@ Skips when /usr/bin/chromium is missing (never runs `playwright install`).
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import serve_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -22,13 +23,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 SECTIONS = ["input", "position", "attention", "rollout", "prediction", "export"]
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 FORWARD_PASSES: list[str] = []  # one entry per vitviz.analyze call in the server
 
@@ -44,22 +38,9 @@ def server():
         return real_analyze(*args, **kwargs)
 
     vitviz.analyze = counting_analyze  # the app looks vitviz.analyze up at call time
-    from vitviz.ui import build_demo, configure_queue, launch_kwargs
-
-    saved = {k: os.environ.get(k) for k in ("VITVIZ_MODEL", "VITVIZ_RANDOM_WEIGHTS")}
-    os.environ.update(VITVIZ_MODEL=MODEL, VITVIZ_RANDOM_WEIGHTS="1")
+    url, demo = serve_app(MODEL)
     try:
-        demo = configure_queue(build_demo())  # reads the default model from the environment
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
-    try:
-        yield f"http://127.0.0.1:{port}/"
+        yield url
     finally:
         demo.close()
         vitviz.analyze = real_analyze
