@@ -167,6 +167,20 @@ class Session:
     image_path: str | None = None
 
 
+class UploadedImage(gr.Image):
+    """gr.Image that hands over the uploaded file untouched.
+
+    gr.Image opens uploads with PIL before the handler runs, so a corrupt file or a
+    decompression bomb would fail inside gradio with a generic error; vitviz.load_image
+    gives each of those one clear sentence instead.
+    """
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
 def delete_cache() -> tuple[int, int]:
     """(every, older than) seconds for gradio's temp-file cleanup; VITVIZ_DELETE_CACHE="60,120" overrides.
 
@@ -221,7 +235,7 @@ def build_demo() -> gr.Blocks:
 
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                image_in = gr.Image(type="filepath", label=tr("image"), sources=["upload", "clipboard"], height=300,
+                image_in = UploadedImage(type="filepath", label=tr("image"), sources=["upload", "clipboard"], height=300,
                                     elem_id="vv-input")
                 examples_block = None
                 if examples:
