@@ -87,3 +87,13 @@ def test_unknown_model_gets_one_sentence_and_the_app_keeps_serving(client, tmp_p
             client.predict(handle_file(str(path)), bad, True, api_name="/analyze")
         assert "Traceback" not in str(err.value) and "\n" not in str(err.value)
     assert client.predict(handle_file(str(path)), MODEL, True, api_name="/analyze")[3]["model"] == MODEL
+
+
+def test_request_over_the_time_limit_gets_one_sentence(client, tmp_path, monkeypatch):
+    from gradio_client.exceptions import AppError
+    import vitviz.ui.app as ui_app
+    monkeypatch.setattr(ui_app, "REQUEST_TIME_LIMIT_S", -1.0)  # every pass is already late
+    with pytest.raises(AppError, match="ran past its time limit"):
+        send(client, tmp_path, "slow.png", encode(noise((100, 100)), "PNG"))
+    monkeypatch.undo()
+    assert send(client, tmp_path, "fast.png", encode(noise((100, 100)), "PNG"))[3]["model"] == MODEL

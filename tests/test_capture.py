@@ -167,3 +167,18 @@ def test_attention_gradients_match_autograd_of_explicit_recomputation(tiny):
         grads = torch.autograd.grad(logit, leaves)
     for got, want in zip(cap.attention_grads, grads):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-3)
+
+
+def test_deadline_stops_the_pass_and_removes_hooks(tiny):
+    import time
+    from vitviz.capture import CaptureTimeout
+    before = all_hooks(tiny.model)
+    with pytest.raises(CaptureTimeout, match="time limit after block 1 of 12"):
+        capture(tiny.model, inputs(12), deadline=time.monotonic() - 1)
+    assert all_hooks(tiny.model) == before
+
+
+def test_generous_deadline_changes_nothing(tiny):
+    import time
+    x = inputs(13)
+    assert torch.equal(capture(tiny.model, x, deadline=time.monotonic() + 600).logits, capture(tiny.model, x).logits)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -147,6 +148,7 @@ def analyze(
     discard_ratio: float = 0.0,
     relevance_class: int | Literal["top"] | None = None,
     attention_dtype: Literal["auto"] | torch.dtype = "auto",
+    time_limit: float | None = None,
 ) -> Analysis:
     """Analyse one image (PIL image, path, bytes or H×W×3 uint8 array) with one forward pass.
 
@@ -154,6 +156,7 @@ def analyze(
     (L, H, N, N) stack is kept only once, in `attention_dtype` ("auto": float32 up to 64 MB).
     relevance_class: class index, or "top" for the top-1 class, adds class-specific relevance
     (a backward pass).
+    time_limit: seconds; a longer forward pass stops with vitviz.capture.CaptureTimeout.
     """
     from . import __version__
 
@@ -174,7 +177,9 @@ def analyze(
     # Written layer by layer from the hook: the full stack exists once, never as list + copy.
     attn = torch.empty(info.depth, info.num_heads, info.num_tokens, info.num_tokens, dtype=attention_dtype)
     layers = _LayerReductions(readout, grid, fusion, attn)
-    cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=None, on_attention=layers.add, target_class=target)
+    deadline = time.monotonic() + time_limit if time_limit is not None else None
+    cap = capture(loaded.model, x.unsqueeze(0), attention_dtype=None, on_attention=layers.add,
+                  target_class=target, deadline=deadline)
     rollout = att.rollout(torch.stack(layers.fused), discard_ratio, protect_cls=info.readout == "cls")
     head_rows = att.compose_head_rollout(torch.stack(layers.head_rows),
                                          att.rollout_prefixes(torch.stack(layers.mean)))

@@ -6,6 +6,7 @@ pass it sees belongs to its own call (a ContextVar is per thread), so results ne
 """
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
@@ -22,6 +23,10 @@ GELU_NEAR_ZERO = 1e-2
 _active_call: ContextVar[object | None] = ContextVar("vitviz_active_capture", default=None)
 
 AttentionCallback = Callable[[int, Tensor], None]
+
+
+class CaptureTimeout(TimeoutError):
+    """The forward pass ran past its deadline and was stopped between two blocks."""
 
 
 @dataclass
@@ -45,6 +50,7 @@ def capture(
     attention_dtype: torch.dtype | None = torch.float32,
     on_attention: AttentionCallback | None = None,
     target_class: int | Callable[[Tensor], int] | None = None,
+    deadline: float | None = None,
 ) -> Capture:
     """Run `model` on `x` (B, 3, H, W) once and record every block.
 
@@ -53,6 +59,8 @@ def capture(
     target_class: also return d logits[:, target_class] / d attention for every layer
         (a backward pass; needed for class-specific relevance). A callable picks the class
         from the logits (B, K) once they are known, e.g. the top-1 class.
+    deadline: a time.monotonic() value; past it, the pass stops after the current block with
+        CaptureTimeout (a request time limit that needs no extra thread).
     """
     use_explicit_attention(model)  # idempotent; per instance, never process-wide
     me = object()
@@ -81,6 +89,9 @@ def capture(
     def on_block(_m, _i, out: Tensor) -> None:
         if mine():
             tokens.append(out.detach())  # B, N, C
+            if deadline is not None and time.monotonic() > deadline:
+                raise CaptureTimeout(f"The analysis ran past its time limit after block {len(tokens) - 1} "
+                                     f"of {len(model.blocks)} and was stopped.")
 
     def on_attn_probs(layer: int) -> Callable:
         def hook(_m, _i, out: Tensor) -> None:

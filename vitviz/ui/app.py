@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 import vitviz
-from vitviz import EMBEDDED_MODEL, ImageError, ModelLoadError
+from vitviz import EMBEDDED_MODEL, CaptureTimeout, ImageError, ModelLoadError
 from vitviz.model import choose_default_model, embedded_model_available
 from . import views as V
 from .text import LANG_CHOICES, tr
@@ -49,6 +49,8 @@ MODEL_CACHE_SIZE = 3
 # Per-tab state keeps the attention in half precision: ViT-B/16's (12, 12, 197, 197) stack is
 # 11 MB instead of 22 MB; every map computed at analysis time is still float32-exact.
 SESSION_ATTENTION_DTYPE = torch.float16
+# A forward pass longer than this is stopped (between blocks) so one request cannot hold a worker.
+REQUEST_TIME_LIMIT_S = 120.0
 MAX_EXAMPLES = 36
 
 CSS = """
@@ -501,8 +503,8 @@ def build_demo() -> gr.Blocks:
                 progress(0.4, desc=tr("running", s.lang))
                 try:
                     a = vitviz.analyze(loaded, image_path, fusion=s.fusion, discard_ratio=s.discard,
-                                       attention_dtype=SESSION_ATTENTION_DTYPE)
-                except ImageError as exc:
+                                       attention_dtype=SESSION_ATTENTION_DTYPE, time_limit=REQUEST_TIME_LIMIT_S)
+                except (ImageError, CaptureTimeout) as exc:
                     gr.Warning(tr("bad_image", s.lang, msg=str(exc)), duration=12)
                     out = texts(new, s) if new.analysis is not None or new.model_key else {}
                     out.update({session: new, status_md: status_text(new, s.lang)})
@@ -586,8 +588,8 @@ def build_demo() -> gr.Blocks:
             index = int(cls) if cls is not None else a.predictions[0].index
             try:
                 r = vitviz.analyze(_model(sess), sess.image_path, fusion=a.fusion, discard_ratio=a.discard_ratio,
-                                   relevance_class=index)
-            except (ImageError, ModelLoadError, ValueError) as exc:
+                                   relevance_class=index, time_limit=REQUEST_TIME_LIMIT_S)
+            except (ImageError, ModelLoadError, ValueError, CaptureTimeout) as exc:
                 gr.Warning(str(exc))
                 return {}
             new_a = dataclasses.replace(a, relevance=r.relevance, relevance_class=r.relevance_class)
@@ -635,8 +637,8 @@ def build_demo() -> gr.Blocks:
                 raise gr.Error("No image given: pass an image file.")
             try:
                 loaded = MODELS.get(model_name or name0, not bool(random_weights))
-                a = vitviz.analyze(loaded, image_path)
-            except (ImageError, ModelLoadError) as exc:
+                a = vitviz.analyze(loaded, image_path, time_limit=REQUEST_TIME_LIMIT_S)
+            except (ImageError, ModelLoadError, CaptureTimeout) as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
             meta = a.meta()
             meta["source"] = loaded.source
