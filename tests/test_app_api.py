@@ -181,3 +181,16 @@ def test_views_for_a_model_without_a_head():
         assert "num_classes = 0" in V.prediction_text(a.info, lang)
         assert "(384,)" in V.shape_table(a.info, lang) and "(0,)" not in V.shape_table(a.info, lang)
     assert V.rollout_image(a, "mean", 0.0).dtype == np.uint8
+
+
+def test_image_upload_reaches_the_handler_unopened(tmp_path):
+    """A corrupt upload must reach vitviz.load_image (one clear sentence), not fail inside gradio."""
+    from gradio.data_classes import FileData
+    from vitviz.ui import build_demo
+
+    demo = build_demo()
+    image_in = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "vv-input")
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png at all")
+    assert image_in.preprocess(FileData(path=str(bad), orig_name="broken.png")) == str(bad)
+    assert not (ROOT / "vitviz" / "ui" / "app.pyi").exists()  # gradio writes stubs for subclasses

@@ -169,18 +169,23 @@ class Session:
     image_path: str | None = None
 
 
-class UploadedImage(gr.Image):
-    """gr.Image that hands over the uploaded file untouched.
+def hand_over_upload_untouched(image: gr.Image) -> gr.Image:
+    """Make `image` pass the uploaded file's path to handlers without opening it.
 
     gr.Image opens uploads with PIL before the handler runs, so a corrupt file or a
     decompression bomb would fail inside gradio with a generic error; vitviz.load_image
-    gives each of those one clear sentence instead.
+    gives each of those one clear sentence instead. (Set on the instance: a gr.Image
+    subclass would make gradio write a .pyi stub next to this module.)
     """
+    default = image.preprocess
 
-    def preprocess(self, payload):
+    def preprocess(payload):
         if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
             return str(payload.path)
-        return super().preprocess(payload)
+        return default(payload)
+
+    image.preprocess = preprocess
+    return image
 
 
 def delete_cache() -> tuple[int, int]:
@@ -237,8 +242,8 @@ def build_demo() -> gr.Blocks:
 
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                image_in = UploadedImage(type="filepath", label=tr("image"), sources=["upload", "clipboard"], height=300,
-                                    elem_id="vv-input")
+                image_in = hand_over_upload_untouched(gr.Image(
+                    type="filepath", label=tr("image"), sources=["upload", "clipboard"], height=300, elem_id="vv-input"))
                 examples_block = None
                 if examples:
                     examples_block = gr.Examples(examples=[[p] for p in examples], inputs=[image_in],
