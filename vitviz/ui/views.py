@@ -7,7 +7,11 @@ uint8 arrays and texts as Markdown. Nothing here runs the model forward again ex
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 
@@ -18,6 +22,70 @@ from ..neuron import attention_computation, attention_entropy, token_norms
 from .text import tr
 
 WIDE = 560  # target width in px of the mosaics
+T = TypeVar("T")
+
+
+class AnalysisCache:
+    """A small thread-safe LRU of values derived from one `Analysis`, keyed by its identity.
+
+    gradio keeps each tab's Analysis object as is between events, so what depends only on
+    the analysis is computed once per image instead of on every interaction. An entry holds
+    a weak reference to its analysis, counts only while that same object is alive (an id
+    can be reused after an object is freed) and is dropped soon after the analysis is
+    freed. Callers must not modify the values.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[int, str], tuple[weakref.ref, object]] = OrderedDict()
+        self._dead: list[tuple[int, str]] = []  # appended to by weakref callbacks (any thread, no lock)
+
+    def get(self, a: Analysis, name: str, compute: Callable[[], T]) -> T:
+        key = (id(a), name)
+        with self._lock:
+            self._purge()
+            hit = self._items.get(key)
+            if hit is not None and hit[0]() is a:
+                self._items.move_to_end(key)
+                return hit[1]  # type: ignore[return-value]
+        value = compute()  # outside the lock: other tabs are not held up
+        dead = self._dead
+        ref = weakref.ref(a, lambda _, key=key: dead.append(key))
+        with self._lock:
+            self._items[key] = (ref, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def _purge(self) -> None:
+        while self._dead:
+            key = self._dead.pop()
+            hit = self._items.get(key)
+            if hit is not None and hit[0]() is None:
+                del self._items[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge()
+            return len(self._items)
+
+
+DERIVED = AnalysisCache(24)  # per analysis: depth measurements, the overview mosaic (~1–2 MB)
+ROLLOUTS = AnalysisCache(64)  # (gh, gw) rollout maps for other fusion / discard settings
+
+
+def _depth_measurements(a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    """(L+1,) mean token norm and (L,) mean attention entropy through the depth (cached per analysis)."""
+    def compute():
+        norms = token_norms(a.tokens)
+        ent = attention_entropy(a.attention).mean(-1)
+        for v in (norms, ent):
+            v.setflags(write=False)
+        return norms, ent
+
+    return DERIVED.get(a, "depth_measurements", compute)
 
 
 @dataclass(frozen=True)
@@ -158,15 +226,28 @@ def layer_heads_image(a: Analysis, layer: int) -> np.ndarray:
 
 
 def overview_image(a: Analysis, layer: int | None = None) -> np.ndarray:
-    """Layer × head overview of the readout attention (each tile on its own scale)."""
+    """Layer × head overview of the readout attention (each tile on its own scale).
+
+    The mosaic depends only on the analysis (drawn once, cached); the chosen layer's row is
+    framed on a copy.
+    """
     L, H = a.cls_attention.shape[:2]
-    size = int(np.clip(WIDE // H, 24, 72))
-    tiles = R.map_tiles(a.cls_attention.reshape(L * H, *a.info.grid), size=size)
-    if layer is not None:
-        for h in range(H):
-            _frame(tiles[layer * H + h], colour=(255, 215, 0), width=2)
-    return R.tile_grid(tiles, L, H, row_labels=[f"L{i + 1}" for i in range(L)],
-                       col_labels=[f"h{h + 1}" for h in range(H)], pad=2, label_size=11)
+
+    def compute():
+        size = int(np.clip(WIDE // H, 24, 72))
+        tiles = R.map_tiles(a.cls_attention.reshape(L * H, *a.info.grid), size=size)
+        mosaic = R.tile_grid(tiles, L, H, row_labels=[f"L{i + 1}" for i in range(L)],
+                             col_labels=[f"h{h + 1}" for h in range(H)], pad=2, label_size=11)
+        boxes = R.tile_grid_boxes(tiles[0].shape[:2], L, H, row_labels=True, col_labels=True, pad=2, label_size=11)
+        mosaic.setflags(write=False)
+        return mosaic, boxes
+
+    mosaic, boxes = DERIVED.get(a, "overview", compute)
+    out = mosaic.copy()
+    if layer is not None and 0 <= layer < L:
+        for y0, x0, y1, x1 in boxes[layer * H:(layer + 1) * H]:
+            _frame(out[y0:y1, x0:x1], colour=(255, 215, 0), width=2)
+    return out
 
 
 def query_image(a: Analysis, s: ViewSettings) -> np.ndarray:
@@ -199,8 +280,7 @@ def _frame(tile: np.ndarray, colour=(0, 230, 255), width: int = 3) -> None:
 
 
 def distance_image(a: Analysis, layer: int) -> np.ndarray:
-    fig = R.attention_distance_figure(a.attention_distance, a.info.patch_size, highlight_layer=layer)
-    return R.figure_rgb(fig)
+    return R.attention_distance_image(a.attention_distance, a.info.patch_size, highlight_layer=layer)
 
 
 def distance_text(info: ModelInfo, lang: str) -> str:
@@ -224,9 +304,9 @@ def neuron_view(model, a: Analysis, s: ViewSettings) -> tuple[str, np.ndarray]:
     comp = attention_computation(model, a.tokens, s.layer, s.head, token)
     labels = [token_label(a, i) for i in range(a.info.num_tokens)]
     text = neuron_text(model, a, s, comp)
-    fig = R.attention_computation_figure(comp.query, comp.keys, comp.scores, comp.probs, labels, labels[token],
-                                         comp.scale, num_prefix=a.info.num_prefix_tokens)
-    return text, R.figure_rgb(fig)
+    image = R.attention_computation_image(comp.query, comp.keys, comp.scores, comp.probs, labels, labels[token],
+                                          comp.scale, num_prefix=a.info.num_prefix_tokens, query_token=token)
+    return text, image
 
 
 def block_text(a: Analysis, s: ViewSettings, model=None) -> str:
@@ -235,14 +315,13 @@ def block_text(a: Analysis, s: ViewSettings, model=None) -> str:
     f = _fmt(info)
     lang = s.lang
     l = s.layer
-    norms = token_norms(a.tokens)
-    ent = attention_entropy(a.attention[l:l + 1])[0]  # H
+    norms, ent = _depth_measurements(a)
     self_att = float(np.diagonal(a.attention[l].astype(np.float32), axis1=-2, axis2=-1).mean())
     scale = info.head_dim ** -0.5
     if model is not None:
         scale = float(model.blocks[l].attn.scale)
     values = dict(f, c3=3 * info.embed_dim, scale=scale, norm_in=float(norms[l]), norm_out=float(norms[l + 1]),
-                  ent=float(ent.mean()), ent_max=math.log(info.num_tokens), self_att=self_att,
+                  ent=float(ent[l]), ent_max=math.log(info.num_tokens), self_att=self_att,
                   gelu=float(a.gelu_near_zero[l]) if len(a.gelu_near_zero) > l else float("nan"))
     keys = ["blk_in", "blk_ln1", "blk_qkv", "blk_split", "blk_scores", "blk_softmax", "blk_av", "blk_merge",
             "blk_proj", "blk_res1", "blk_ln2", "blk_fc1", "blk_gelu", "blk_fc2", "blk_res2"]
@@ -254,29 +333,13 @@ def block_text(a: Analysis, s: ViewSettings, model=None) -> str:
 def block_stats_image(a: Analysis, layer: int) -> np.ndarray:
     """Token norm, attention entropy and near-zero GELU share through the depth."""
     L = a.info.depth
-    norms = token_norms(a.tokens)
-    ent = attention_entropy(a.attention).mean(-1)
-    fig = R.new_figure(7.2, 2.4)
-    axes = fig.subplots(1, 3)
+    norms, ent = _depth_measurements(a)
     x = np.arange(1, L + 1)
-    axes[0].plot(np.arange(0, L + 1), norms, marker="o", ms=3, color="#3b528b")
-    axes[0].set_title("mean token norm", fontsize=9)
-    axes[0].set_xlabel("after block (0 = input)", fontsize=8)
-    axes[1].plot(x, ent, marker="o", ms=3, color="#21918c")
-    axes[1].axhline(math.log(a.info.num_tokens), color="#999", ls="--", lw=0.8)
-    axes[1].set_title("attention entropy (nats)", fontsize=9)
-    axes[1].set_xlabel("block", fontsize=8)
-    axes[2].plot(x, a.gelu_near_zero[:L] * 100, marker="o", ms=3, color="#e6550d")
-    axes[2].set_title("GELU outputs ≈ 0 (%)", fontsize=9)
-    axes[2].set_xlabel("block", fontsize=8)
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.25)
-        ax.axvline(layer + 1, color="#f4a300", lw=5, alpha=0.3)
-    return R.figure_rgb(fig)
+    return R.line_panels_image([
+        R.LinePanel(np.arange(0, L + 1), norms, "mean token norm", "after block (0 = input)", (59, 82, 139)),
+        R.LinePanel(x, ent, "attention entropy (nats)", "block", (33, 145, 140), reference=math.log(a.info.num_tokens)),
+        R.LinePanel(x, a.gelu_near_zero[:L] * 100, "GELU outputs ≈ 0 (%)", "block", (230, 85, 13)),
+    ], highlight=layer + 1)
 
 
 # --------------------------------------------------------------------------- 4. rollout
@@ -288,7 +351,7 @@ def rollout_image(a: Analysis, fusion: str, discard: float) -> np.ndarray:
     if fusion == a.fusion and abs(discard - a.discard_ratio) < 1e-9:
         m = a.rollout
     else:
-        m = a.rollout_map(fusion, discard)
+        m = ROLLOUTS.get(a, f"{fusion}:{discard:.6g}", lambda: a.rollout_map(fusion, discard))
     lo, hi = float(m.min()), float(m.max())
     return R.with_colorbar(R.overlay(a.image, m, alpha=0.65, vmin=lo, vmax=hi), lo, hi, label="rollout weight")
 
