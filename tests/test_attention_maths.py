@@ -203,3 +203,9 @@ def test_readout_residual_rows_equals_readout_of_residual_step():
     for readout in (att.readout_weights(9, 1, "cls"), att.readout_weights(9, 2, "avg")):
         expected = att.readout_rows(att.residual_step(attn), readout.double())
         torch.testing.assert_close(att.readout_residual_rows(attn, readout.double()), expected)
+
+
+def test_discard_breaks_ties_by_position():
+    fused = torch.tensor([[0.5, 0.1, 0.1], [0.1, 0.1, 0.9], [0.3, 0.1, 0.2]])
+    out = att.discard_lowest(fused, 3 / 9)  # 5 entries tie at 0.1: the first three go
+    assert out.flatten().tolist() == pytest.approx([0.5, 0, 0, 0, 0.1, 0.9, 0.3, 0.1, 0.2])

@@ -71,10 +71,15 @@ def discard_lowest(fused: Tensor, ratio: float, protect_cls: bool = True) -> Ten
     k = int(flat.numel() * ratio)
     if k == 0:
         return fused
-    order = torch.argsort(flat, stable=True)
+    ranked = flat.clone()
     if protect_cls:
-        order = order[order != 0]  # flat index 0 is the CLS→CLS entry
-    flat[order[:k]] = 0
+        ranked[0] = float("inf")  # flat index 0 is the CLS→CLS entry
+    # The k smallest, ties broken by position (as a stable sort would), without sorting N² values.
+    threshold = torch.kthvalue(ranked, k).values
+    drop = ranked < threshold
+    ties = torch.nonzero(ranked == threshold).flatten()[: k - int(drop.sum())]
+    drop[ties] = True
+    flat[drop] = 0
     return flat.view_as(fused)
 
 

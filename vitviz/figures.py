@@ -22,11 +22,6 @@ def standard_figures(result: Analysis) -> dict[str, np.ndarray]:
     """File name → (h, w, 3) uint8 image for every figure the CLI writes."""
     grid = result.grid
     rollout = result.rollout
-    fig = render.attention_distance_figure(result.attention_distance, result.info.patch_size)
-    try:
-        distance = render.figure_rgb(fig)
-    finally:
-        render.close_figure(fig)
     return {
         "patch_grid.png": render.draw_patch_grid(result.image, grid),
         "patch_sequence.png": render.patch_sequence_strip(result.image, grid, result.info.prefix_names),
@@ -36,7 +31,7 @@ def standard_figures(result: Analysis) -> dict[str, np.ndarray]:
             render.overlay(result.image, rollout), float(rollout.min()), float(rollout.max()),
             label=f"rollout ({result.fusion}, discard {result.discard_ratio:g})"),
         "head_rollout.png": layer_head_grid(result.head_rollout, result.image),
-        "attention_distance.png": distance,
+        "attention_distance.png": render.attention_distance_image(result.attention_distance, result.info.patch_size),
         "embedding_filters.png": render.filter_components_image(result.filter_components),
     }
 

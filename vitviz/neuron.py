@@ -63,13 +63,15 @@ def attention_computation(model, tokens: np.ndarray, layer: int, head: int, quer
         raise IndexError(f"token {query_token} is outside 0..{n - 1}")
     d = int(attn.head_dim)
     with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(tokens[layer], dtype=np.float32)).unsqueeze(0)  # 1, N, C
-        qkv = attn.qkv(blk.norm1(x)).reshape(1, n, 3, heads, d).permute(2, 0, 3, 1, 4)  # 3, 1, H, N, d
-        q, k, v = qkv.unbind(0)
-        q, k = attn.q_norm(q), attn.k_norm(k)
-        qh = q[0, head, query_token]  # d
-        kh = k[0, head]  # N, d
-        vh = v[0, head]  # N, d
+        x = blk.norm1(torch.from_numpy(np.ascontiguousarray(tokens[layer], dtype=np.float32)))  # N, C
+        # Only this head's rows of the qkv projection, laid out as (3, heads, head_dim): one head
+        # costs 1/heads of the full projection and gives the same numbers.
+        rows = torch.cat([torch.arange(d) + (part * heads + head) * d for part in range(3)])  # 3·d
+        bias = attn.qkv.bias[rows] if attn.qkv.bias is not None else None
+        q, k, v = torch.nn.functional.linear(x, attn.qkv.weight[rows], bias).reshape(n, 3, d).unbind(1)  # N, d
+        qh = attn.q_norm(q)[query_token]  # d
+        kh = attn.k_norm(k)  # N, d
+        vh = v  # N, d
         scale = float(attn.scale)
         scores = (qh * scale) @ kh.T  # N
         probs = scores.softmax(-1)

@@ -889,38 +889,6 @@ def with_colorbar(image: np.ndarray, vmin: float, vmax: float, cmap: str = MAP_C
     return np.concatenate([np.asarray(image, dtype=np.uint8), bar], axis=0)
 
 
-def attention_distance_figure(distance: np.ndarray, patch_size: tuple[int, int], *,
-                              highlight_layer: int | None = None, title: str = "Mean attention distance",
-                              xlabel: str = "Network depth (layer)", ylabel: str = "Mean attention distance (pixels)"):
-    """ViT fig. 7 (right): one dot per head at each depth → matplotlib Figure.
-
-    distance: (L, H) mean attention distance in pixels; patch_size marks the receptive
-    field of one patch as a reference line.
-    """
-    from matplotlib import colormaps
-
-    L, H = distance.shape
-    fig = new_figure(5.6, 3.4)
-    ax = fig.add_subplot(1, 1, 1)
-    colours = colormaps["viridis"](np.linspace(0.05, 0.95, H))
-    x = np.arange(1, L + 1)
-    for h in range(H):
-        ax.scatter(x, distance[:, h], s=16, color=colours[h], label=f"head {h + 1}" if H <= 16 else None, zorder=3)
-    if highlight_layer is not None and 0 <= highlight_layer < L:
-        ax.axvspan(highlight_layer + 0.5, highlight_layer + 1.5, color="#ffd54f", alpha=0.35, zorder=1)
-    ax.axhline(patch_size[0], color="#999999", lw=0.8, ls="--", zorder=2)
-    ax.set_xticks(x)
-    ax.set_xlim(0.4, L + 0.6)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.25)
-    if H <= 16:
-        ax.legend(fontsize=6, ncol=max(1, math.ceil(H / 6)), loc="lower right", frameon=False)
-    return fig
-
-
 def line_figure(series: dict[str, np.ndarray], *, title: str = "", xlabel: str = "", ylabel: str = "",
                 highlight: int | None = None, x: np.ndarray | None = None, width: float = 5.6, height: float = 2.8):
     """A small line plot of named (n,) series against x (default 0..n−1) → Figure."""
