@@ -121,6 +121,55 @@ class ModelCache:
 
 
 MODELS = ModelCache()
+EXPLANATIONS = V.AnalysisCache(6)  # per analysis and class: {method: map}, {method: seconds}
+FAITHFULNESS_STEPS = 10
+
+
+def explanation_maps(loaded: vitviz.LoadedModel, a: vitviz.Analysis,
+                     target: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Every explain method's (gh, gw) map in [0, 1] for class `target` (computed once per analysis and class)."""
+    from vitviz.explain import explain_all
+
+    def compute():
+        found = explain_all(loaded, torch.from_numpy(np.asarray(a.input, dtype=np.float32)), target=int(target))
+        return {m: e.map for m, e in found.items()}, {m: e.seconds for m, e in found.items()}
+
+    return EXPLANATIONS.get(a, f"explain:{int(target)}", compute)
+
+
+def faithfulness_curves(loaded: vitviz.LoadedModel, a: vitviz.Analysis, maps: dict[str, np.ndarray], target: int,
+                        mode: str, progress=None) -> list:
+    """Deletion + insertion curves of every map plus the random baseline (vitviz.faithfulness.Curve list)."""
+    from vitviz.faithfulness import curves
+
+    maps = dict(maps)
+    maps[V.RANDOM_BASELINE] = V.random_map(a)
+    return curves(loaded, torch.from_numpy(np.asarray(a.input, dtype=np.float32)), maps, int(target),
+                  modes=(mode,), steps=FAITHFULNESS_STEPS, progress=progress)
+
+
+def what_if_outputs(loaded: vitviz.LoadedModel, a: vitviz.Analysis, selected, keep_mode: str,
+                    lang: str = "en") -> tuple[dict[str, float], np.ndarray, str]:
+    """One forward of the reduced sequence → (top-5 label, rollout picture, status Markdown).
+
+    keep_mode "drop": the selected patches are removed; "keep": only they stay. Nothing selected:
+    the full sequence."""
+    from vitviz.faithfulness import what_if
+
+    sel = sorted({int(i) for i in selected or ()})
+    p = a.info.num_patches
+    x = np.asarray(a.input, dtype=np.float32)
+    if not sel:
+        w = what_if(loaded, x, fusion=a.fusion, discard_ratio=a.discard_ratio)
+    elif keep_mode == "keep":
+        w = what_if(loaded, x, keep_only=sel, fusion=a.fusion, discard_ratio=a.discard_ratio)
+    else:
+        w = what_if(loaded, x, drop=sel, fusion=a.fusion, discard_ratio=a.discard_ratio)
+    kept = int(w.kept.sum())
+    text = (tr("whatif_full", lang, p=p) + " " if not sel else "") + tr(
+        "whatif_status", lang, kept=kept, p=p, tokens=kept + a.info.num_prefix_tokens, ms=w.seconds * 1000)
+    label = V.probabilities_label(a, w.probs) if a.predictions else {}
+    return label, V.what_if_image(a, w.rollout, w.kept, sel), text
 
 
 def list_examples() -> list[str]:
@@ -345,6 +394,40 @@ def build_demo() -> gr.Blocks:
             export_btn = gr.Button(tr("export_button"), elem_id="vv-export-btn")
             files_out = gr.File(label=tr("export_files"), file_count="multiple", interactive=False, elem_id="vv-files")
 
+        # 7. can we trust it?
+        with gr.Column(elem_classes="vv-section", elem_id="vv-sec-trust"):
+            g_md = gr.Markdown(tr("sec_g") + "\n\n" + tr("expl_g"), elem_id="vv-trust-md")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=240):
+                    expl_class_dd = gr.Dropdown(choices=[], label=tr("explain_class"), elem_id="vv-explain-class")
+                    explain_btn = gr.Button(tr("explain_button"), elem_id="vv-explain-btn")
+                    explain_md = gr.Markdown("", elem_id="vv-explain-status")
+                explain_img = gr.Image(label=tr("img_explanations"), interactive=False, format="png", scale=3,
+                                       elem_id="vv-explanations", elem_classes="vv-img",
+                                       buttons=["download", "fullscreen"])
+            faith_md = gr.Markdown(tr("sub_faith") + "\n\n" + tr("expl_faith"), elem_id="vv-faith-md")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=240):
+                    faith_mode_rd = gr.Radio([(tr("faith_pixels"), "pixels"), (tr("faith_tokens"), "tokens")],
+                                             value="pixels", label=tr("faith_mode"), elem_id="vv-faith-mode")
+                    faith_mode_md = gr.Markdown(tr("expl_faith_mode"))
+                    faith_btn = gr.Button(tr("faith_button"), elem_id="vv-faith-btn")
+                with gr.Column(scale=3):
+                    faith_img = gr.Image(label=tr("img_faith"), interactive=False, format="png", elem_id="vv-faith",
+                                         elem_classes="vv-img", buttons=["download", "fullscreen"])
+                    auc_md = gr.Markdown("", elem_id="vv-auc")
+            whatif_md = gr.Markdown(tr("sub_whatif") + "\n\n" + tr("expl_whatif"), elem_id="vv-whatif-md")
+            whatif_state = gr.State([])
+            with gr.Row(equal_height=False):
+                whatif_img = gr.Image(label=tr("img_whatif"), interactive=False, format="png", elem_id="vv-whatif",
+                                      elem_classes="vv-img", buttons=["fullscreen"])
+                with gr.Column():
+                    whatif_mode_rd = gr.Radio([(tr("whatif_drop"), "drop"), (tr("whatif_keep"), "keep")],
+                                              value="drop", label=tr("whatif_mode"), elem_id="vv-whatif-mode")
+                    whatif_reset_btn = gr.Button(tr("whatif_reset"), elem_id="vv-whatif-reset")
+                    whatif_status_md = gr.Markdown("", elem_id="vv-whatif-status")
+                    whatif_label = gr.Label(num_top_classes=5, label=tr("whatif_label"), elem_id="vv-whatif-label")
+
         # hidden API components (for gradio_client): /analyze and /model_info
         with gr.Column(visible=False):
             api_image = gr.File(type="filepath", label="image")
@@ -366,8 +449,11 @@ def build_demo() -> gr.Blocks:
             neuron_img: "img_neuron", block_img: "img_block", fusion_rd: "fusion", discard_sl: "discard",
             rollout_img: "img_rollout", head_rollout_img: "img_head_rollout", class_dd: "relevance_class",
             relevance_img: "img_relevance", label2: "label", files_out: "export_files",
+            expl_class_dd: "explain_class", explain_img: "img_explanations", faith_img: "img_faith",
+            whatif_img: "img_whatif", whatif_label: "whatif_label",
         }
-        buttons = {relevance_btn: "relevance_button", export_btn: "export_button"}
+        buttons = {relevance_btn: "relevance_button", export_btn: "export_button", explain_btn: "explain_button",
+                   faith_btn: "faith_button", whatif_reset_btn: "whatif_reset"}
         fixed_md = {title_md: "title", intro_md: "intro", filters_md: "filters_expl", relevance_md: "relevance_expl"}
 
         def query_choices(a: vitviz.Analysis, lang_: str):
@@ -398,6 +484,16 @@ def build_demo() -> gr.Blocks:
             out.update({c: gr.update(value=tr(k, s.lang)) for c, k in buttons.items()})
             out.update({c: tr(k, s.lang) for c, k in fixed_md.items()})
             out[f_md] = tr("sec_f", s.lang) + "\n\n" + tr("expl_f", s.lang)
+            out.update({
+                g_md: tr("sec_g", s.lang) + "\n\n" + tr("expl_g", s.lang),
+                faith_md: tr("sub_faith", s.lang) + "\n\n" + tr("expl_faith", s.lang),
+                faith_mode_md: tr("expl_faith_mode", s.lang),
+                whatif_md: tr("sub_whatif", s.lang) + "\n\n" + tr("expl_whatif", s.lang),
+                faith_mode_rd: gr.update(label=tr("faith_mode", s.lang), choices=[
+                    (tr("faith_pixels", s.lang), "pixels"), (tr("faith_tokens", s.lang), "tokens")]),
+                whatif_mode_rd: gr.update(label=tr("whatif_mode", s.lang), choices=[
+                    (tr("whatif_drop", s.lang), "drop"), (tr("whatif_keep", s.lang), "keep")]),
+            })
             out[status_md] = status_text(sess, s.lang)
             a = sess.analysis
             info = a.info if a is not None else None
@@ -470,6 +566,14 @@ def build_demo() -> gr.Blocks:
                 relevance_img: V.relevance_image(a),
                 files_out: None,
                 patch_state: list(s.patch),
+                # 7: cleared for the new image; what-if starts from the full sequence (no extra forward)
+                expl_class_dd: gr.update(choices=V.class_choices(a),
+                                         value=a.predictions[0].index if a.predictions else None,
+                                         label=tr("explain_class", s.lang), interactive=bool(a.predictions)),
+                explain_img: None, explain_md: "", faith_img: None, auc_md: "",
+                whatif_state: [], whatif_status_md: "",
+                whatif_img: V.what_if_image(a, a.rollout, np.ones(a.info.grid, dtype=bool)),
+                whatif_label: V.prediction_label(a) or None,
             })
             return out
 
@@ -478,7 +582,10 @@ def build_demo() -> gr.Blocks:
                        pos_all_img, pos_patch_img, c_md, layer_sl, head_rd, query_rd, query_img, query_heads_img,
                        heads_img, overview_img, distance_img, distance_md, neuron_md, neuron_img, block_md,
                        block_img, d_md, fusion_rd, discard_sl, rollout_img, head_rollout_img, relevance_md,
-                       class_dd, relevance_btn, relevance_img, e_md, label2, f_md, export_btn, files_out]
+                       class_dd, relevance_btn, relevance_img, e_md, label2, f_md, export_btn, files_out,
+                       g_md, expl_class_dd, explain_btn, explain_md, explain_img, faith_md, faith_mode_rd,
+                       faith_mode_md, faith_btn, faith_img, auc_md, whatif_md, whatif_state, whatif_img,
+                       whatif_mode_rd, whatif_reset_btn, whatif_status_md, whatif_label]
 
         def run(image_path, model_name, random_w, lang_, layer, head, query, fusion, discard, patch, sess: Session,
                 progress=gr.Progress()):
@@ -634,6 +741,95 @@ def build_demo() -> gr.Blocks:
             return {files_out: paths}
 
         export_btn.click(on_export, view_inputs, all_outputs, api_visibility="private")
+
+        # 7. can we trust it? (these run the model: the explain methods, the curves, one what-if forward)
+        trust_errors = (ImageError, ModelLoadError, ValueError, CaptureTimeout)
+
+        def _target(a: vitviz.Analysis, cls, lang_: str = "en") -> int:
+            if not a.predictions:
+                raise ValueError(tr("no_head", lang_, c=a.info.embed_dim))
+            return int(cls) if cls is not None else a.predictions[0].index
+
+        def _class_name(a: vitviz.Analysis, index: int) -> str:
+            return a.class_names[index] if index < len(a.class_names) else str(index)
+
+        def on_explain(lang_, sess, cls, progress=gr.Progress()):
+            lang_ = lang_ or "en"
+            if sess is None or sess.analysis is None:
+                gr.Warning(tr("status_image", lang_))
+                return {}
+            a = sess.analysis
+            try:
+                target = _target(a, cls, lang_)
+                progress(0.1, desc=tr("explaining", lang_))
+                maps, seconds = explanation_maps(_model(sess), a, target)
+            except trust_errors as exc:
+                gr.Warning(str(exc))
+                return {}
+            text = tr("explain_done", lang_, name=_class_name(a, target), n=len(maps), seconds=sum(seconds.values()))
+            return {explain_img: V.explanations_image(a, maps, seconds), explain_md: text}
+
+        explain_btn.click(on_explain, [lang, session, expl_class_dd], all_outputs, api_visibility="private")
+
+        def on_faithfulness(lang_, sess, cls, mode, progress=gr.Progress()):
+            lang_ = lang_ or "en"
+            if sess is None or sess.analysis is None:
+                gr.Warning(tr("status_image", lang_))
+                return {}
+            a = sess.analysis
+            mode = mode if mode in ("pixels", "tokens") else "pixels"
+            try:
+                target = _target(a, cls, lang_)
+                loaded = _model(sess)
+                progress(0.02, desc=tr("explaining", lang_))
+                maps, seconds = explanation_maps(loaded, a, target)
+                desc = tr("faith_running", lang_)
+                found = faithfulness_curves(loaded, a, maps, target, mode,
+                                            progress=lambda f: progress(0.1 + 0.9 * float(f), desc=desc))
+            except trust_errors as exc:
+                gr.Warning(str(exc))
+                return {}
+            name = _class_name(a, target)
+            return {faith_img: V.faithfulness_image(found, lang_), auc_md: V.auc_table(found, name, mode, lang_),
+                    explain_img: V.explanations_image(a, maps, seconds)}
+
+        faith_btn.click(on_faithfulness, [lang, session, expl_class_dd, faith_mode_rd], all_outputs,
+                        api_visibility="private")
+
+        def whatif_update(lang_, sess, selected, keep_mode) -> dict:
+            try:
+                lab, pic, text = what_if_outputs(_model(sess), sess.analysis, selected, keep_mode, lang_ or "en")
+            except trust_errors as exc:
+                gr.Warning(str(exc))
+                return {whatif_state: list(selected)}
+            return {whatif_label: lab or None, whatif_img: pic, whatif_status_md: text, whatif_state: list(selected)}
+
+        def on_whatif_select(lang_, sess, selected, keep_mode, evt: gr.SelectData):
+            if sess is None or sess.analysis is None or evt is None or evt.index is None:
+                return {}
+            a = sess.analysis
+            row, col = V.patch_at_display_pixel(a, evt.index[0], evt.index[1])
+            idx = row * a.info.grid[1] + col
+            chosen = set(int(i) for i in (selected or ()))
+            chosen.symmetric_difference_update({idx})
+            return whatif_update(lang_, sess, sorted(chosen), keep_mode)
+
+        def on_whatif_mode(lang_, sess, selected, keep_mode):
+            if sess is None or sess.analysis is None:
+                return {}
+            return whatif_update(lang_, sess, selected or [], keep_mode)
+
+        def on_whatif_reset(lang_, sess, selected, keep_mode):
+            if sess is None or sess.analysis is None:
+                return {whatif_state: []}
+            return whatif_update(lang_, sess, [], keep_mode)
+
+        whatif_inputs = [lang, session, whatif_state, whatif_mode_rd]
+        whatif_img.select(on_whatif_select, whatif_inputs, all_outputs, api_visibility="private",
+                          trigger_mode="always_last", show_progress="minimal")
+        whatif_mode_rd.input(on_whatif_mode, whatif_inputs, all_outputs, api_visibility="private",
+                             trigger_mode="always_last", show_progress="minimal")
+        whatif_reset_btn.click(on_whatif_reset, whatif_inputs, all_outputs, api_visibility="private")
 
         # ------------------------------------------------------------------ API
         def api_analyze(image_path, model_name, random_weights):

@@ -259,6 +259,82 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "export_button": {"en": "Prepare downloads", "zh": "准备下载文件"},
     "export_files": {"en": "Files", "zh": "文件"},
+    # ------------------------------------------------------------------ g. can we trust it?
+    "sec_g": {"en": "## 7 · Can we trust it?", "zh": "## 7 · 解释可信吗？"},
+    "expl_g": {
+        "en": ("Many methods claim to show *where the model looked*. Here they all explain the **same class** of "
+               "the same image, side by side, on the same colour scale (every map normalised to [0, 1]). "
+               "When they disagree, at most some of them can be right, so the second part measures them: "
+               "a map is faithful if removing the patches it ranks highest really changes the prediction."),
+        "zh": ("很多方法都声称能显示“模型看了哪里”。这里它们对同一张图片的**同一个类别**给出解释，并排显示，"
+               "使用相同的颜色刻度（每张图都归一化到 [0, 1]）。它们互相矛盾时，最多只有一部分是对的，"
+               "所以第二部分给它们打分：如果去掉某张图排得最高的图像块确实会改变预测，这张解释图才是“忠实”的。"),
+    },
+    "explain_class": {"en": "Class to explain", "zh": "要解释的类别"},
+    "explain_button": {"en": "Compare explanations (runs the model)", "zh": "比较各种解释（会运行模型）"},
+    "img_explanations": {"en": "Explanation maps, one per method (time in seconds)",
+                         "zh": "各方法的解释图（括号内为耗时，秒）"},
+    "explaining": {"en": "Computing the explanation maps…", "zh": "正在计算解释图…"},
+    "explain_done": {
+        "en": "Explained class **{name}** with {n} methods in {seconds:.1f} s.",
+        "zh": "已用 {n} 种方法解释类别 **{name}**，共耗时 {seconds:.1f} 秒。",
+    },
+    "sub_faith": {"en": "### Faithfulness: deletion and insertion", "zh": "### 忠实度：删除曲线与插入曲线"},
+    "expl_faith": {
+        "en": ("**Deletion** removes the patches a map ranks highest first, in 10 steps, and follows the "
+               "probability of the class: a faithful map makes it fall fast, so a **lower** area under the "
+               "curve (AUC) is better. **Insertion** starts from nothing and reveals the top patches first: a "
+               "**higher** AUC is better. *random* orders the patches at random, the baseline every method "
+               "should beat."),
+        "zh": ("**删除（Deletion）**：按解释图的排序先去掉最重要的图像块，分 10 步，跟踪该类别的概率；"
+               "忠实的解释会让概率迅速下降，所以曲线下面积（AUC）**越低越好**。**插入（Insertion）**：从空白开始，"
+               "先放回最重要的图像块；AUC **越高越好**。*random* 按随机顺序处理图像块，是每种方法都应该超过的基线。"),
+    },
+    "faith_mode": {"en": "How a patch is removed", "zh": "如何去掉一个图像块"},
+    "faith_pixels": {"en": "pixels: grey the patch out", "zh": "像素：把图像块涂成灰色"},
+    "faith_tokens": {"en": "tokens: drop the patch token", "zh": "token：从序列中删去该 token"},
+    "expl_faith_mode": {
+        "en": ("*pixels* replaces a patch's pixels with the data mean (grey), so the model still reads every "
+               "token, including some grey ones it never saw in training. *tokens* drops the patch tokens from "
+               "the sequence: a ViT accepts a shorter sequence, and the remaining tokens keep their own position "
+               "embeddings, so nothing unnatural is added."),
+        "zh": ("*像素*：把图像块的像素换成数据均值（灰色），模型仍然读入所有 token，其中包括训练时从未见过的灰色块。"
+               "*token*：直接从序列中删去这些图像块的 token；ViT 可以接受更短的序列，剩下的 token 保留各自的位置编码，"
+               "所以不会引入不自然的内容。"),
+    },
+    "faith_button": {"en": "Compute deletion and insertion curves", "zh": "计算删除曲线和插入曲线"},
+    "img_faith": {"en": "Probability of the class while patches are removed / revealed",
+                  "zh": "去掉 / 放回图像块时该类别的概率"},
+    "faith_running": {"en": "Running the perturbed inputs…", "zh": "正在运行被扰动的输入…"},
+    "auc_title": {
+        "en": "**Area under the curve** for class **{name}** ({mode}; deletion: lower is better, insertion: higher is better)",
+        "zh": "类别 **{name}** 的**曲线下面积**（{mode}；删除：越低越好，插入：越高越好）",
+    },
+    "auc_head": {"en": "| method | deletion AUC ↓ | insertion AUC ↑ |\n|---|---:|---:|",
+                 "zh": "| 方法 | 删除 AUC ↓ | 插入 AUC ↑ |\n|---|---:|---:|"},
+    "sub_whatif": {"en": "### What if?", "zh": "### 如果……会怎样？"},
+    "expl_whatif": {
+        "en": ("Click patches on the picture to select them (click again to unselect), then drop the selected "
+               "patches or keep only them. Every change runs **one** forward pass of the shorter sequence and "
+               "shows the new top-5 and the rollout of that reduced sequence; removed patches are hatched grey. "
+               "With nothing selected, the full image is used."),
+        "zh": ("点击图片上的图像块来选中它（再点一次取消），然后选择删去这些图像块，或者只保留它们。"
+               "每次改动都会对更短的序列运行**一次**前向传播，显示新的前 5 个预测和这个缩短序列的 Rollout；"
+               "被去掉的图像块显示为灰色斜线。没有选中任何图像块时使用完整图片。"),
+    },
+    "whatif_mode": {"en": "Selected patches", "zh": "选中的图像块"},
+    "whatif_drop": {"en": "drop the selected", "zh": "删去选中的"},
+    "whatif_keep": {"en": "keep only the selected", "zh": "只保留选中的"},
+    "whatif_reset": {"en": "Reset selection", "zh": "清空选择"},
+    "img_whatif": {"en": "Rollout of the reduced sequence (click patches; hatched = removed)",
+                   "zh": "缩短后序列的 Rollout（点击图像块；斜线 = 已去掉）"},
+    "whatif_label": {"en": "Top-5 with the reduced sequence", "zh": "缩短序列的前 5 个预测"},
+    "whatif_status": {
+        "en": "{kept} of {p} patches kept ({tokens} tokens); one forward pass took {ms:.0f} ms.",
+        "zh": "保留了 {p} 个图像块中的 {kept} 个（{tokens} 个 token）；一次前向传播耗时 {ms:.0f} 毫秒。",
+    },
+    "whatif_full": {"en": "Nothing selected: the full image ({p} patches).",
+                    "zh": "未选中图像块：使用完整图片（{p} 个图像块）。"},
     # ------------------------------------------------------------------ figure labels (ASCII-safe)
     "fig_depth": {"en": "Network depth (layer)", "zh": "Network depth (layer)"},
 }

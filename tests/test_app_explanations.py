@@ -1,0 +1,164 @@
+"""Section 7 of the app ("Can we trust it?"): explanation mosaic, faithfulness curves, what-if."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import vitviz
+from vitviz.ui import views as V
+from vitviz.ui.text import TEXT, tr
+
+NEW_KEYS = ("sec_g", "expl_g", "explain_class", "explain_button", "img_explanations", "explaining", "explain_done",
+            "sub_faith", "expl_faith", "faith_mode", "faith_pixels", "faith_tokens", "expl_faith_mode",
+            "faith_button", "img_faith", "faith_running", "auc_title", "auc_head", "sub_whatif", "expl_whatif",
+            "whatif_mode", "whatif_drop", "whatif_keep", "whatif_reset", "img_whatif", "whatif_label",
+            "whatif_status", "whatif_full")
+
+
+@pytest.fixture(scope="module")
+def small():
+    import torch
+    torch.manual_seed(0)
+    return vitviz.load_model("vit_tiny_patch16_224", pretrained=False, depth=2)
+
+
+@pytest.fixture(scope="module")
+def small_analysis(small, photo):
+    return vitviz.analyze(small, photo)
+
+
+@pytest.fixture(scope="module")
+def maps(small, small_analysis):
+    from vitviz.ui.app import explanation_maps
+    return explanation_maps(small, small_analysis, small_analysis.predictions[0].index)
+
+
+def _is_picture(img) -> bool:
+    return isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+
+
+def test_explanation_mosaic(small, small_analysis, maps):
+    from vitviz.explain import METHODS
+    from vitviz.ui.app import explanation_maps
+
+    found, seconds = maps
+    assert list(found) == list(METHODS) and set(seconds) == set(METHODS)
+    for m in found.values():
+        assert m.shape == small_analysis.info.grid and 0.0 <= m.min() and m.max() <= 1.0
+    img = V.explanations_image(small_analysis, found, seconds)
+    assert _is_picture(img) and img.shape[1] >= 400
+    # cached per analysis and class: the second call does not recompute
+    assert explanation_maps(small, small_analysis, small_analysis.predictions[0].index)[0] is found
+
+
+@pytest.mark.parametrize("mode", ["pixels", "tokens"])
+def test_faithfulness_views(small, small_analysis, maps, mode):
+    from vitviz.ui.app import faithfulness_curves
+
+    seen = []
+    target = small_analysis.predictions[0].index
+    found = faithfulness_curves(small, small_analysis, maps[0], target, mode, progress=seen.append)
+    methods = {c.method for c in found}
+    assert V.RANDOM_BASELINE in methods and set(maps[0]) <= methods
+    assert {c.kind for c in found} == {"deletion", "insertion"} and {c.mode for c in found} == {mode}
+    assert seen and seen[-1] == pytest.approx(1.0)
+    assert _is_picture(V.faithfulness_image(found))
+    for lang in ("en", "zh"):
+        table = V.auc_table(found, "x", mode, lang)
+        assert all(f"| {m} |" in table for m in methods)
+        assert tr("faith_pixels" if mode == "pixels" else "faith_tokens", lang) in table
+
+
+def test_what_if_without_drops_reproduces_the_top5(small, small_analysis):
+    from vitviz.ui.app import what_if_outputs
+
+    label, img, text = what_if_outputs(small, small_analysis, [], "drop")
+    expected = V.prediction_label(small_analysis)
+    assert list(label) == list(expected)
+    assert np.allclose(list(label.values()), list(expected.values()), atol=1e-4)
+    assert _is_picture(img) and img.shape == V.grid_image(small_analysis, None).shape
+    assert text
+    # the same picture as the no-forward one shown when the image is analysed
+    full = V.what_if_image(small_analysis, small_analysis.rollout, np.ones(small_analysis.info.grid, bool))
+    assert np.abs(img.astype(int) - full.astype(int)).max() <= 2
+
+
+def test_dropping_patches_changes_the_rollout_picture(small, small_analysis):
+    from vitviz.ui.app import what_if_outputs
+
+    _, full, _ = what_if_outputs(small, small_analysis, [], "drop")
+    _, dropped, text = what_if_outputs(small, small_analysis, [0, 1, 14, 15, 100], "drop", "zh")
+    assert dropped.shape == full.shape and not np.array_equal(dropped, full)
+    p = small_analysis.info.num_patches
+    assert f"{p - 5}" in text
+    _, kept, _ = what_if_outputs(small, small_analysis, [0, 1, 14, 15, 100], "keep")
+    assert not np.array_equal(kept, dropped)
+    # a click maps back to the patch under it (same geometry as the patch grid picture)
+    f = V.display_factor(small_analysis)
+    ph, pw = small_analysis.info.patch_size
+    assert V.patch_at_display_pixel(small_analysis, (3 * pw + 2) * f, (2 * ph + 2) * f) == (2, 3)
+
+
+def test_every_new_string_has_english_and_chinese():
+    for key in NEW_KEYS:
+        assert TEXT[key].get("en") and TEXT[key].get("zh"), key
+        assert TEXT[key]["en"] != TEXT[key]["zh"], key
+
+
+def test_language_switch_covers_the_new_section(monkeypatch):
+    monkeypatch.setenv("VITVIZ_MODEL", "vit_tiny_patch16_224")
+    monkeypatch.setenv("VITVIZ_RANDOM_WEIGHTS", "1")
+    from vitviz.ui.app import Session, build_demo
+
+    demo = build_demo()
+    lang_fn = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_lang_any")
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    out = lang_fn.fn("zh", 1, 0, "patch", "mean", 0.0, [7, 7], Session())
+    assert by_id["vv-trust-md"] in out and tr("sec_g", "zh") in out[by_id["vv-trust-md"]]
+    for elem_id, key in (("vv-explain-btn", "explain_button"), ("vv-faith-btn", "faith_button"),
+                         ("vv-whatif-reset", "whatif_reset")):
+        assert out[by_id[elem_id]]["value"] == tr(key, "zh")
+    for elem_id, key in (("vv-explanations", "img_explanations"), ("vv-faith", "img_faith"),
+                         ("vv-whatif", "img_whatif"), ("vv-whatif-label", "whatif_label"),
+                         ("vv-explain-class", "explain_class")):
+        assert out[by_id[elem_id]]["label"] == tr(key, "zh")
+    assert dict((v, k) for k, v in out[by_id["vv-faith-mode"]]["choices"])["tokens"] == tr("faith_tokens", "zh")
+    assert dict((v, k) for k, v in out[by_id["vv-whatif-mode"]]["choices"])["keep"] == tr("whatif_keep", "zh")
+
+
+def test_what_if_handler_toggles_patches(monkeypatch, photo):
+    """The app's click handler: a click selects a patch (one forward), a second click unselects it."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("VITVIZ_MODEL", "vit_tiny_patch16_224")
+    monkeypatch.setenv("VITVIZ_RANDOM_WEIGHTS", "1")
+    from vitviz.ui.app import MODELS, Session, build_demo
+
+    demo = build_demo()
+    fns = {getattr(f.fn, "__name__", ""): f.fn for f in demo.fns.values()}
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    loaded = MODELS.get("vit_tiny_patch16_224", False)
+    sess = Session(analysis=vitviz.analyze(loaded, photo), model_key=("vit_tiny_patch16_224", False))
+    state = next(b for b in demo.blocks.values() if type(b).__name__ == "State" and b.value == [])
+    f = V.display_factor(sess.analysis)
+    click = SimpleNamespace(index=[5 * f, 5 * f])  # inside patch (0, 0)
+    out = fns["on_whatif_select"]("en", sess, [], "drop", click)
+    assert out[state] == [0]
+    assert _is_picture(out[by_id["vv-whatif"]]) and len(out[by_id["vv-whatif-label"]]) == 5
+    assert "195 of 196" in out[by_id["vv-whatif-status"]]
+    out = fns["on_whatif_select"]("en", sess, [0], "drop", click)
+    assert out[state] == []
+    assert fns["on_whatif_reset"]("en", sess, [3, 4], "keep")[state] == []
+    # no analysis yet: nothing happens, no error
+    assert fns["on_whatif_select"]("en", Session(), [], "drop", click) == {}
+    # a model without a classifier head cannot be explained: a warning, not a traceback
+    headless = dataclasses_replace_predictions(sess)
+    with pytest.warns(UserWarning, match="no classification head"):
+        assert fns["on_explain"]("en", headless, None) == {}
+
+
+def dataclasses_replace_predictions(sess):
+    import dataclasses
+    return dataclasses.replace(sess, analysis=dataclasses.replace(sess.analysis, predictions=()))
