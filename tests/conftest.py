@@ -38,7 +38,10 @@ def free_port() -> int:
 def serve_app(model: str, random_weights: bool = True):
     """Start the app in this process on a free localhost port → (url, demo); the caller closes it."""
     import os
+    from vitviz.runtime import return_large_buffers_to_os
     from vitviz.ui import build_demo, configure_queue, launch_kwargs
+
+    return_large_buffers_to_os()  # as `python app.py` does
 
     saved = {k: os.environ.get(k) for k in ("VITVIZ_MODEL", "VITVIZ_RANDOM_WEIGHTS")}
     os.environ.update(VITVIZ_MODEL=model, VITVIZ_RANDOM_WEIGHTS="1" if random_weights else "0")
