@@ -93,6 +93,10 @@ def bench_model(name: str, repeats: int) -> dict:
     row["render_all"] = median_seconds(lambda: render_new_image(model, state, s), repeats) / bare
     row["rerender_ms"] = {label: median_seconds(fn, repeats) * 1e3
                           for label, fn in interaction_renders(model, state, s).items()}
+    # What-if (issue: drop the tokens you choose): one forward of the reduced sequence per change.
+    from vitviz.faithfulness import what_if
+    dropped = list(range(0, loaded.info.num_patches, 3))
+    row["what_if_ms"] = median_seconds(lambda: what_if(loaded, result.input, drop=dropped), repeats) * 1e3
     row["state_mb"] = arrays_megabytes(state)
     row["analysis_f32_mb"] = arrays_megabytes(result)
     return row
@@ -281,8 +285,8 @@ def main() -> None:
         report["models"].append(row)
         print(f"{name:28s} {row['bare_forward_ms']:8.1f} {row['capture']:7.2f}x {row['analysis']:8.2f}x "
               f"{row['relevance']:9.2f}x {row.get('render_all', float('nan')):6.2f}x {row['state_mb']:9.1f}")
-        if "rerender_ms" in row:
-            print("    re-render ms: " + ", ".join(f"{k} {v:.1f}" for k, v in row["rerender_ms"].items()))
+        print("    re-render ms: " + ", ".join(f"{k} {v:.1f}" for k, v in row["rerender_ms"].items())
+              + f"; what-if (drop 1/3 of the patches) {row['what_if_ms']:.1f} ms")
 
     if not args.quick:
         report["peak_memory"] = bench_peak_memory()
