@@ -229,7 +229,7 @@ def bench_concurrency(model: str, clients: int, requests_per_client: int = 3) ->
                         latencies.append(time.perf_counter() - t)
                 except Exception as exc:  # counted, reported
                     with lock:
-                        errors.append(type(exc).__name__)
+                        errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
 
         threads = [threading.Thread(target=user) for _ in range(clients)]
         t0 = time.perf_counter()
@@ -244,6 +244,7 @@ def bench_concurrency(model: str, clients: int, requests_per_client: int = 3) ->
     lat = sorted(latencies)
     return {
         "model": model, "clients": clients, "requests": len(lat), "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
         "requests_per_s": len(lat) / wall if wall else 0.0,
         "p50_s": lat[len(lat) // 2] if lat else None,
         "p95_s": lat[min(len(lat) - 1, int(len(lat) * 0.95))] if lat else None,
