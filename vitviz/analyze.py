@@ -77,7 +77,7 @@ class Analysis:
 
     def query_attention(self, token: int) -> np.ndarray:
         """What token `token` attends to, per layer and head, over patch tokens → (L, H, gh, gw)."""
-        rows = att.query_rows(torch.from_numpy(self.attention[:, :, token, :]).float().unsqueeze(-2), 0)
+        rows = torch.from_numpy(self.attention[:, :, token, :]).float()  # L, H, N
         return att.patch_columns(rows, self.info.grid).numpy()
 
     def meta(self) -> dict:

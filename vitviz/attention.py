@@ -41,11 +41,6 @@ def readout_rows(attn: Tensor, readout: Tensor) -> Tensor:
     return torch.einsum("n,...nm->...m", readout.to(attn.dtype), attn)
 
 
-def query_rows(attn: Tensor, query: int) -> Tensor:
-    """What token `query` attends to: row `query` of (..., N, N) → (..., N)."""
-    return attn[..., query, :]
-
-
 def fuse_heads(attn: Tensor, fusion: Fusion = "mean") -> Tensor:
     """Fuse the head axis of (..., H, N, N) → (..., N, N) by mean, max or min."""
     if fusion == "mean":
