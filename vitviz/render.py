@@ -189,15 +189,7 @@ def draw_patch_grid(image: np.ndarray, grid: PatchGrid, highlight: tuple[int, in
         x = c * pw * f
         out[:, x:x + 1] = (0.45 * out[:, x:x + 1] + 0.55 * line_arr).astype(np.uint8)
     if highlight is not None:
-        r, c = highlight
-        y0, x0 = r * ph * f, c * pw * f
-        y1, x1 = y0 + ph * f, x0 + pw * f
-        t = max(2, f)
-        mark_arr = np.array(mark, dtype=np.uint8)
-        out[y0:y0 + t, x0:x1] = mark_arr
-        out[y1 - t:y1, x0:x1] = mark_arr
-        out[y0:y1, x0:x0 + t] = mark_arr
-        out[y0:y1, x1 - t:x1] = mark_arr
+        out = mark_patch(out, grid, highlight, f, mark)
     return out
 
 
@@ -906,10 +898,3 @@ def line_figure(series: dict[str, np.ndarray], *, title: str = "", xlabel: str =
     if len(series) > 1:
         ax.legend(fontsize=7, frameon=False)
     return fig
-
-
-def to_png_bytes(image: np.ndarray) -> bytes:
-    """Encode an (H, W, 3) uint8 image as PNG bytes."""
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", optimize=False)
-    return buf.getvalue()

@@ -396,7 +396,7 @@ def build_demo() -> gr.Blocks:
 
         # 7. can we trust it?
         with gr.Column(elem_classes="vv-section", elem_id="vv-sec-trust"):
-            g_md = gr.Markdown(tr("sec_g") + "\n\n" + tr("expl_g"), elem_id="vv-trust-md")
+            g_md = gr.Markdown(V.explanations_text(), elem_id="vv-trust-md")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=240):
                     expl_class_dd = gr.Dropdown(choices=[], label=tr("explain_class"), elem_id="vv-explain-class")
@@ -485,7 +485,7 @@ def build_demo() -> gr.Blocks:
             out.update({c: tr(k, s.lang) for c, k in fixed_md.items()})
             out[f_md] = tr("sec_f", s.lang) + "\n\n" + tr("expl_f", s.lang)
             out.update({
-                g_md: tr("sec_g", s.lang) + "\n\n" + tr("expl_g", s.lang),
+                g_md: V.explanations_text(s.lang),
                 faith_md: tr("sub_faith", s.lang) + "\n\n" + tr("expl_faith", s.lang),
                 faith_mode_md: tr("expl_faith_mode", s.lang),
                 whatif_md: tr("sub_whatif", s.lang) + "\n\n" + tr("expl_whatif", s.lang),

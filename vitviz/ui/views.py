@@ -402,7 +402,8 @@ RANDOM_BASELINE = "random"
 HATCH = (150, 150, 150)
 
 
-def explanations_text(info: ModelInfo, lang: str) -> str:
+def explanations_text(lang: str = "en") -> str:
+    """Heading and explanation of section 7."""
     return tr("sec_g", lang) + "\n\n" + tr("expl_g", lang)
 
 
