@@ -122,3 +122,35 @@ def test_soak_keeps_memory_hooks_and_temp_files_flat(soak_server, images, tmp_pa
 
 def cached_bytes(folder) -> int:
     return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(folder) for n in names)
+
+
+def test_identical_output_pictures_are_never_rewritten_while_being_downloaded(tmp_path, monkeypatch):
+    """Two users getting the same picture: the second must not rewrite the file the first may
+    still be downloading (gradio's own `write_bytes` truncates it mid-download)."""
+    import gradio as gr
+    from vitviz.ui.app import serve_outputs_atomically
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    image = serve_outputs_atomically(gr.Image(format="png"))
+    picture = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    first = Path(image.postprocess(picture).path)
+    assert np.array_equal(np.asarray(Image.open(first)), picture)
+    first.write_bytes(b"bytes a user is still downloading")
+    second = Path(image.postprocess(Image.fromarray(picture)).path)
+    assert second == first
+    assert first.read_bytes() == b"bytes a user is still downloading"
+    assert [p.name for p in first.parent.iterdir()] == ["image.png"], "no staging files left behind"
+
+
+def test_every_output_picture_of_the_app_is_served_atomically(tmp_path, monkeypatch):
+    import gradio as gr
+    from vitviz.ui import build_demo
+    monkeypatch.setenv("VITVIZ_MODEL", MODELS[0])
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    demo = build_demo()
+    outputs = [b for b in demo.blocks.values() if isinstance(b, gr.Image) and b.elem_id != "vv-input"]
+    assert len(outputs) >= 15
+    for n, block in enumerate(outputs):
+        picture = np.full((8, 8, 3), n, np.uint8)
+        path = Path(block.postprocess(picture).path)
+        path.write_bytes(b"in use")
+        assert Path(block.postprocess(picture).path) == path and path.read_bytes() == b"in use", block.label

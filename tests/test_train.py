@@ -153,3 +153,20 @@ def test_init_from_starts_a_new_stage(tmp_path):
     assert tr["steps"] == 5 and tr["images_seen"] == 40 and len(tr["stages"]) == 2
     assert card["reproduce"].count("python -m vitviz.train") == 2 and "--init-from" in card["reproduce"]
     assert len(_rows(tmp_path / "stage2" / "log.csv")) >= 1
+
+
+def test_init_from_a_smaller_image_interpolates_the_position_embedding(tmp_path):
+    """Fine-tuning at a higher resolution (ViT paper 3.2): same patch, bigger grid, the learned
+    position embeddings resized in 2D."""
+    _run(["--steps", "2", "--snapshot-every", "0", "--eval-every", "0", "--final-eval-images", "4"], tmp_path)
+    small = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]["pos_embed"]  # 1, 1 + 4*4, C
+    card = T.train(T.parse_args(["--tiny", "--img-size", "64", "--no-progress", "--threads", "1",
+                                 "--out", str(tmp_path / "big"), "--steps", "1", "--lr", "0", "--warmup", "0",
+                                 "--min-lr", "0", "--snapshot-every", "0", "--eval-every", "0",
+                                 "--final-eval-images", "4", "--init-from", str(tmp_path / "run" / "checkpoint.pt")]))
+    big = torch.load(tmp_path / "big" / "checkpoint.pt", weights_only=False)["model"]["pos_embed"]
+    assert card["model_args"]["img_size"] == 64 and big.shape == (1, 1 + 8 * 8, small.shape[-1])
+    torch.testing.assert_close(big[:, 0], small[:, 0])  # the CLS position is not part of the grid
+    want = torch.nn.functional.interpolate(small[:, 1:].reshape(1, 4, 4, -1).permute(0, 3, 1, 2), size=(8, 8),
+                                           mode="bicubic", antialias=True, align_corners=False)
+    torch.testing.assert_close(big[:, 1:], want.permute(0, 2, 3, 1).reshape(1, 64, -1))

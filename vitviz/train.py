@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import resample_abs_pos_embed
 
 from vitviz.shapes import CLASS_NAMES, ShapesConfig, generate, patch_fractions
 
@@ -364,7 +365,7 @@ def parse_args(argv=None):
     ap.add_argument("--eval-images", type=int, default=300)
     ap.add_argument("--final-eval-images", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=10)
-    ap.add_argument("--max-minutes", type=float, default=0, help="stop (and export) after this wall time (0 = off)")
+    ap.add_argument("--max-minutes", type=float, default=0, help="stop (and export) after this much wall time in this invocation (0 = off)")
     ap.add_argument("--stop-at", type=int, default=0, help="stop (checkpoint + export) after this step; "
                     "the schedule still follows --steps, so --resume continues the same run")
     ap.add_argument("--init-from", default=None, help="start a new stage (fresh optimizer and schedule) from the "
@@ -375,8 +376,11 @@ def parse_args(argv=None):
     ap.add_argument("--note", default="", help="free text stored in the card")
     args = ap.parse_args(argv)
     if args.tiny:
-        args.img_size, args.patch_size, args.embed_dim, args.depth, args.heads = 32, 8, 32, 1, 2
-        if "--batch-size" not in (argv or sys.argv):
+        given = argv if argv is not None else sys.argv
+        args.patch_size, args.embed_dim, args.depth, args.heads = 8, 32, 1, 2
+        if "--img-size" not in given:
+            args.img_size = 32
+        if "--batch-size" not in given:
             args.batch_size = 8
         args.eval_images = min(args.eval_images, 20)
         args.final_eval_images = min(args.final_eval_images, 20)
@@ -430,9 +434,9 @@ def train(args) -> dict:
         if args.init_from:
             # a new stage (fresh optimizer + schedule) starting from another run's weights
             ck = torch.load(args.init_from, map_location="cpu", weights_only=False)
-            if ck["model_args"] != model_args:
+            if {**ck["model_args"], "img_size": args.img_size} != model_args:
                 raise SystemExit(f"--init-from: model args differ: {ck['model_args']} vs {model_args}")
-            model.load_state_dict(ck["model"])
+            model.load_state_dict(resample_for(model, ck["model"]))
             aux.load_state_dict(ck["aux"])
             stages = ck.get("stages", []) + [_stage_record(ck)]
             elapsed_before, images_seen = ck["elapsed"], ck["images_seen"]
@@ -554,7 +558,7 @@ def train(args) -> dict:
             if args.stop_at and done >= args.stop_at:
                 print(f"\nstopping at step {done} (--stop-at); continue with --resume", file=sys.stderr)
                 break
-            if args.max_minutes and elapsed > args.max_minutes * 60:
+            if args.max_minutes and time.time() - t0 > args.max_minutes * 60:
                 print(f"\nstopping at step {done}: --max-minutes reached", file=sys.stderr)
                 break
     finally:
@@ -563,6 +567,21 @@ def train(args) -> dict:
     elapsed = elapsed_before + time.time() - t0
     save_checkpoint(done, elapsed)
     return export(model, args, model_args, cfg, out, done, images_seen, elapsed, stages)
+
+
+def resample_for(model: nn.Module, state: dict) -> dict:
+    """`state` with its position embedding resized to `model`'s patch grid.
+
+    Fine-tuning at a higher resolution, as in the ViT paper (Dosovitskiy et al. 2021, 3.2):
+    the patch size stays, the grid grows, and the learned position embeddings are
+    interpolated in 2D to the new grid (timm's `resample_abs_pos_embed`, bicubic)."""
+    pos = state["pos_embed"]  # 1, prefix + gh * gw, C
+    if pos.shape == model.pos_embed.shape:
+        return state
+    prefix = model.num_prefix_tokens
+    old = int(math.isqrt(pos.shape[1] - prefix))
+    resized = resample_abs_pos_embed(pos, list(model.patch_embed.grid_size), [old, old], num_prefix_tokens=prefix)
+    return {**state, "pos_embed": resized}
 
 
 def _stage_record(ck) -> dict:

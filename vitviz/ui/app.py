@@ -10,6 +10,8 @@ relevance). Every other control re-draws from the `Analysis` kept per browser ta
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -234,6 +236,55 @@ def hand_over_upload_untouched(image: gr.Image) -> gr.Image:
         return default(payload)
 
     image.preprocess = preprocess
+    return image
+
+
+def save_png_atomically(image: Image.Image, cache_dir: str | Path) -> str:
+    """Write `image` as PNG to `cache_dir/<sha256>/image.png` and return the path.
+
+    Content-addressed like gradio's own cache, but written under a temporary name and
+    renamed into place, and an existing file is reused untouched: identical pictures for
+    two users never rewrite a file one of them is still downloading.
+    """
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    folder = Path(cache_dir) / hashlib.sha256(data).hexdigest()
+    path = folder / "image.png"
+    if path.exists():
+        os.utime(path)  # delete_cache ages files by time: a re-served picture starts afresh
+        return str(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(dir=folder, prefix=".image.", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+def serve_outputs_atomically(image: gr.Image) -> gr.Image:
+    """Make output `image` hand gradio a finished file instead of an array or PIL image.
+
+    gradio saves array/PIL outputs content-addressed with a plain `write_bytes`, so when
+    concurrent users get the same picture (the same example image), a later write truncates
+    the file while an earlier user is still downloading it (seen as failed requests in the
+    concurrency benchmark). A path inside gradio's cache is served as it is. (Set on the
+    instance, like `hand_over_upload_untouched`.)
+    """
+    default = image.postprocess
+
+    def postprocess(value):
+        if isinstance(value, np.ndarray):
+            value = Image.fromarray(value)
+        if isinstance(value, Image.Image):
+            value = save_png_atomically(value, image.GRADIO_CACHE)
+        return default(value)
+
+    image.postprocess = postprocess
     return image
 
 
@@ -878,6 +929,9 @@ def build_demo() -> gr.Blocks:
             return out
 
         demo.load(on_load, [lang, model_dd, random_cb], all_outputs, api_visibility="private")
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Image) and block is not image_in:
+            serve_outputs_atomically(block)
     demo.vitviz_examples_block = examples_block  # for tests / introspection
     return demo
 
