@@ -170,3 +170,22 @@ def test_init_from_a_smaller_image_interpolates_the_position_embedding(tmp_path)
     want = torch.nn.functional.interpolate(small[:, 1:].reshape(1, 4, 4, -1).permute(0, 3, 1, 2), size=(8, 8),
                                            mode="bicubic", antialias=True, align_corners=False)
     torch.testing.assert_close(big[:, 1:], want.permute(0, 2, 3, 1).reshape(1, 64, -1))
+
+
+def test_card_gathers_the_learning_curve_of_every_stage(tmp_path):
+    from vitviz import card as C
+    _run(["--steps", "4", "--log-every", "2", "--eval-every", "2", "--eval-images", "4", "--snapshot-every", "0",
+          "--final-eval-images", "4"], tmp_path)
+    T.train(T.parse_args(["--tiny", "--no-progress", "--threads", "1", "--out", str(tmp_path / "stage2"),
+                          "--steps", "4", "--stop-at", "2", "--log-every", "2", "--snapshot-every", "0",
+                          "--eval-every", "0", "--final-eval-images", "4", "--export", str(tmp_path / "assets"),
+                          "--init-from", str(tmp_path / "run" / "checkpoint.pt")]))
+    card_path = tmp_path / "assets" / "vitviz-shapes.json"
+    assert C.main([str(tmp_path / "run"), str(tmp_path / "stage2"), "--card", str(card_path)]) == 0
+    card = json.loads(card_path.read_text())
+    steps = [row[0] for row in card["learning_curve"]["train"]]
+    assert steps == sorted(steps) and steps[-1] == 6  # 4 steps, then 2 of a 4-step schedule
+    assert [row[0] for row in card["learning_curve"]["eval"]] == [2]
+    assert card["reproduce"].endswith("--stop-at 2")
+    md = (tmp_path / "assets" / "vitviz-shapes.md").read_text()
+    assert f"**{card['evaluation']['accuracy']:.3f}**" in md and md.count("python -m vitviz.train") == 2

@@ -586,7 +586,8 @@ def resample_for(model: nn.Module, state: dict) -> dict:
 
 def _stage_record(ck) -> dict:
     a = argparse.Namespace(**{**vars(parse_args([])), **ck["args"]})
-    return {"command": "python -m vitviz.train " + " ".join(_cli_args(a, keep_out=True)), "steps": ck["step"],
+    return {"command": "python -m vitviz.train " + " ".join(_cli_args(a, keep_out=True, steps_done=ck["step"])),
+            "steps": ck["step"],
             "images_seen_total": ck["images_seen"], "training_time_total_s": round(ck["elapsed"], 1)}
 
 
@@ -625,7 +626,7 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
                      "token_label_weight": args.token_label_weight, "token_label_shared_head": args.share_head,
                      "token_loss": args.token_loss, "token_min_frac": args.token_min_frac, "token_fg_weight": args.token_fg_weight, "bf16_autocast": args.amp,
                      "hardware": f"CPU, {args.threads} threads", "torch": torch.__version__,
-                     **({"stages": stages + [{"command": "python -m vitviz.train " + " ".join(_cli_args(args, keep_out=True)),
+                     **({"stages": stages + [{"command": "python -m vitviz.train " + " ".join(_cli_args(args, keep_out=True, steps_done=steps_done)),
                                               "steps": steps_done, "images_seen_total": images_seen,
                                               "training_time_total_s": round(elapsed, 1)}]} if stages else {})},
         "evaluation": {
@@ -647,7 +648,7 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
                                    "pos_embed_neighbour_cos": _r(pl["neighbour_cos"], 4), "pos_embed_far_cos": _r(pl["far_cos"], 4)},
         },
         "reproduce": " && ".join([st["command"] for st in stages]
-                                 + ["python -m vitviz.train " + " ".join(_cli_args(args, keep_out=bool(stages)))]),
+                                 + ["python -m vitviz.train " + " ".join(_cli_args(args, keep_out=bool(stages), steps_done=steps_done))]),
         "notes": args.note or RECIPE_NOTES,
     }
     card_path = out / f"{MODEL_NAME}.json"
@@ -665,7 +666,9 @@ def _r(x, nd=4):
     return None if x is None else round(float(x), nd)
 
 
-def _cli_args(args, keep_out=False):
+def _cli_args(args, keep_out=False, steps_done=None):
+    """The command-line arguments that reproduce `args` (defaults left out); a run stopped
+    early (--stop-at / --max-minutes) is reproduced by --stop-at at the step it reached."""
     skip = {"resume", "no_progress", "note", "export", "stop_at", "export_only", "auto_threads", "max_minutes"}
     if not keep_out:
         skip.add("out")
@@ -682,6 +685,8 @@ def _cli_args(args, keep_out=False):
                 out.append(flag)
         else:
             out += [flag, str(v)]
+    if steps_done is not None and steps_done < args.steps:
+        out += ["--stop-at", str(steps_done)]
     return out
 
 

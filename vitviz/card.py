@@ -1,0 +1,134 @@
+"""The embedded model's card: learning curves from the training runs, and a Markdown version.
+
+    python -m vitviz.card runs/final runs/final2 runs/final3 --card assets/models/vitviz-shapes.json
+
+Run after `python -m vitviz.train ... --export assets/models`: it adds the learning curve of
+every stage (run directories in stage order, steps counted across stages) to the JSON card
+and writes the Markdown card beside it (`vitviz-shapes.md`).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+TRAIN_COLUMNS = ["step", "images", "difficulty", "lr", "loss", "cls_loss", "token_loss", "train_acc_last_20_steps",
+                 "elapsed_s"]
+EVAL_COLUMNS = ["step", "images", "accuracy", "rollout_hit_rate", "pos_neighbour_cos", "pos_far_cos"]
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def learning_curve(run_dirs: list[Path], every: int = 200) -> dict:
+    """Training rows every `every` steps (and each stage's last) plus every held-out evaluation,
+    with steps counted across stages."""
+    offset, train, evals = 0, [], []
+    for run in map(Path, run_dirs):
+        rows = _read_csv(run / "log.csv")
+        for row in rows:
+            step = int(row["step"])
+            if step % every == 0 or row is rows[-1]:
+                train.append([step + offset, int(row["images"]), float(row["difficulty"]), float(row["lr"]),
+                              float(row["loss"]), float(row["cls_loss"]), float(row["token_loss"]),
+                              float(row["train_acc"]), float(row["elapsed_s"])])
+        for row in _read_csv(run / "eval.csv"):
+            evals.append([int(row["step"]) + offset, int(row["images"]), float(row["accuracy"]),
+                          float(row["rollout_hit_rate"]), float(row["pos_neighbour_cos"]), float(row["pos_far_cos"])])
+        if rows:
+            offset += int(rows[-1]["step"])
+    return {"train_columns": TRAIN_COLUMNS, "train": train, "eval_columns": EVAL_COLUMNS,
+            "eval_note": "200 held-out images at full difficulty (default_rng([987654, i])), steps across stages",
+            "eval": evals}
+
+
+def card_json(card: dict) -> str:
+    """The card as JSON, one line per learning-curve row."""
+    text = json.dumps(card, indent=2)
+    return re.sub(r"\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)+)\s+\]",
+                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
+
+
+def card_markdown(card: dict) -> str:
+    """A human-readable model card from the JSON card (numbers, reproduction, curve, notes)."""
+    ev, tr, ma = card["evaluation"], card["training"], card["model_args"]
+    grid = ma["img_size"] // ma["patch_size"]
+    curve = card.get("learning_curve", {}).get("eval", [])
+    lines = [
+        f"# {card['name']}: the embedded offline ViT",
+        "",
+        "A small timm `VisionTransformer` trained from scratch on this machine (CPU only, no pretrained weights) on "
+        "the procedurally generated shapes of `vitviz/shapes.py`: one filled shape per image "
+        f"({', '.join(card['class_names'])}), random size, position, rotation and colour, on a textured background "
+        "with thin lines and small blobs as distractors.",
+        "",
+        "| | |",
+        "|---|---|",
+        "| architecture | `timm.models.vision_transformer.VisionTransformer(**model_args)` |",
+        f"| grid | {grid}x{grid} patches of {ma['patch_size']} px at {ma['img_size']} px input "
+        f"({grid * grid + 1} tokens with the class token), `global_pool='token'` |",
+        f"| size | depth {ma['depth']}, width {ma['embed_dim']}, {ma['num_heads']} heads, "
+        f"{card['weights']['num_params']:,} parameters, fp16 safetensors {card['weights']['bytes'] / 1e6:.1f} MB |",
+        f"| input | resize to {ma['img_size']}x{ma['img_size']} (bilinear, crop_pct 1.0), "
+        f"mean {card['pretrained_cfg']['mean']}, std {card['pretrained_cfg']['std']} |",
+        f"| training | {tr['steps']} steps, {tr['images_seen']:,} generated images, "
+        f"{tr['training_time_s'] / 60:.0f} min on 2 CPU cores, {len(tr.get('stages', [])) or 1} stage(s) |",
+        "",
+        f"## Numbers ({ev['held_out']})",
+        "",
+        f"* accuracy: **{ev['accuracy']:.3f}** (target 0.95)",
+        f"* attention rollout top patch on the object (mask dilated by one patch): **{ev['rollout_hit_rate']:.3f}** "
+        f"(target 0.85); a random patch would hit {ev['rollout_chance_rate']:.3f}; top patch itself >= 25 % object: "
+        f"{ev['rollout_hit_rate_strict']:.3f}",
+        f"* position embeddings: mean cosine of 4-neighbour pairs **{ev['pos_embed_neighbour_cos']:.3f}** vs pairs "
+        f"with Chebyshev distance >= 5 **{ev['pos_embed_far_cos']:.3f}**",
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        card["reproduce"].replace(" && ", "\n"),
+        "```",
+        "",
+        "Data are a function of (seed, step), so a run resumed with `--resume` replays exactly the same images.",
+        "`runs/<out>/log.csv` holds the learning curve, `pos_snapshots/` the position embeddings every 100 steps",
+        "(`vitviz.train.make_pos_figure` draws `assets/pos_embed_emergence.png/.gif` from them); then",
+        "`python -m vitviz.card <run dirs in stage order>` writes the curve into the card and this file.",
+        "",
+        "## Held-out evaluation during training (full difficulty, 200 images; steps across stages)",
+        "",
+        "| step | images | accuracy | rollout hit | pos neighbour cos | pos far cos |",
+        "|---|---|---|---|---|---|",
+        *[f"| {s} | {n:,} | {a:.3f} | {r:.3f} | {pn:.3f} | {pf:.3f} |" for s, n, a, r, pn, pf in curve],
+        "",
+        "## Recipe and what was tried",
+        "",
+        card["notes"],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vitviz.card", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="training run directories, in stage order")
+    ap.add_argument("--card", default="assets/models/vitviz-shapes.json")
+    args = ap.parse_args(argv)
+    path = Path(args.card)
+    card = json.loads(path.read_text())
+    card["learning_curve"] = learning_curve(args.runs)
+    path.write_text(card_json(card))
+    path.with_suffix(".md").write_text(card_markdown(card))
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
