@@ -209,9 +209,9 @@ def bench_cold_start(model: str) -> dict:
     return {"model": model, "server_up_s": served, "first_analysis_s": first}
 
 
-def bench_concurrency(model: str, clients: int, requests_per_client: int = 3) -> dict:
+def bench_concurrency(model: str, clients: int, workers: int, requests_per_client: int = 3) -> dict:
     port = free_port()
-    proc = start_app(port, {"VITVIZ_MODEL": model})
+    proc = start_app(port, {"VITVIZ_MODEL": model, "VITVIZ_CONCURRENCY": str(workers)})
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -243,7 +243,7 @@ def bench_concurrency(model: str, clients: int, requests_per_client: int = 3) ->
         proc.wait(timeout=30)
     lat = sorted(latencies)
     return {
-        "model": model, "clients": clients, "requests": len(lat), "errors": len(errors),
+        "model": model, "clients": clients, "workers": workers, "requests": len(lat), "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "requests_per_s": len(lat) / wall if wall else 0.0,
         "p50_s": lat[len(lat) // 2] if lat else None,
@@ -299,9 +299,13 @@ def main() -> None:
         c = report["cold_start"]
         print(f"cold start ({served}): server up {c['server_up_s']:.1f} s, first analysis {c['first_analysis_s']:.1f} s "
               f"[{verdict(c['first_analysis_s'], COLD_START_S)}]")
-        report["concurrency"] = [bench_concurrency(served, n) for n in (8, 32)]
-        for c in report["concurrency"]:
-            print(f"{c['clients']:3d} clients: {c['requests']} requests, {c['errors']} errors, "
+        # one client alone gives the per-request latency; then 8 and 32 clients per worker count
+        runs = [(1, 1, 20)] + [(clients, workers, 3) for workers in (1, 2, 4) for clients in (8, 32)]
+        report["concurrency"] = []
+        for clients, workers, per_client in runs:
+            c = bench_concurrency(served, clients, workers, per_client)
+            report["concurrency"].append(c)
+            print(f"{c['clients']:3d} clients, {workers} workers: {c['requests']} requests, {c['errors']} errors, "
                   f"{c['requests_per_s']:.2f} req/s, p50 {c['p50_s']:.2f} s, p95 {c['p95_s']:.2f} s")
 
     base = next((r for r in report["models"] if r["model"] == "vit_base_patch16_224"), None)

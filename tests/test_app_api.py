@@ -194,3 +194,15 @@ def test_image_upload_reaches_the_handler_unopened(tmp_path):
     bad.write_bytes(b"not a png at all")
     assert image_in.preprocess(FileData(path=str(bad), orig_name="broken.png")) == str(bad)
     assert not (ROOT / "vitviz" / "ui" / "app.pyi").exists()  # gradio writes stubs for subclasses
+
+
+@pytest.mark.parametrize("env, workers", [(None, 2), ("4", 4)])
+def test_queue_runs_two_requests_at_a_time_unless_configured(monkeypatch, env, workers):
+    from vitviz.ui import build_demo, configure_queue
+    monkeypatch.setenv("VITVIZ_MODEL", "vit_tiny_patch16_224")
+    if env is None:
+        monkeypatch.delenv("VITVIZ_CONCURRENCY", raising=False)
+    else:
+        monkeypatch.setenv("VITVIZ_CONCURRENCY", env)
+    demo = configure_queue(build_demo())
+    assert demo._queue.default_concurrency_limit == workers and demo._queue.max_size == 32

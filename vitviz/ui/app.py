@@ -942,7 +942,9 @@ def launch_kwargs() -> dict:
 
 
 def configure_queue(demo: gr.Blocks) -> gr.Blocks:
-    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    """gradio's queue: QUEUE_SIZE waiting requests, CONCURRENCY workers (VITVIZ_CONCURRENCY overrides)."""
+    workers = int(os.environ.get("VITVIZ_CONCURRENCY") or CONCURRENCY)
+    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=workers)
 
 
 def main() -> None:
