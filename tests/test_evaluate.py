@@ -53,6 +53,26 @@ def test_report_scores_every_method_and_a_random_baseline(report):
             assert np.isfinite(scores[key])
 
 
+def test_report_checks_every_method_against_a_randomly_initialised_copy(report):
+    results, (_, md_path) = report
+    for method, scores in results["methods"].items():
+        if method != ev.RANDOM:
+            assert 0 <= scores["random_weights"]["pointing"] <= 1 and 0 <= scores["random_weights"]["energy"] <= 1
+    assert "## Model-randomisation check" in md_path.read_text()
+
+
+def test_randomised_copy_has_fresh_weights_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    lm = vitviz.load_model("vit_tiny_patch16_224", pretrained=False, depth=1)
+    before = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    control = ev.randomised_copy(lm, seed=5)
+    after = control.model.state_dict()
+    assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
+    assert not torch.equal(after["blocks.0.attn.qkv.weight"], before["blocks.0.attn.qkv.weight"])
+    assert not torch.equal(after["pos_embed"], before["pos_embed"])
+    torch.testing.assert_close(ev.randomised_copy(lm, seed=5).model.state_dict()["pos_embed"], after["pos_embed"])
+
+
 def test_report_uses_the_predicted_class_for_a_model_without_shape_classes(report):
     results, _ = report
     assert results["target"] == "predicted" and results["accuracy"] is None
