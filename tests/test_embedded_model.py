@@ -181,19 +181,41 @@ def test_rollout_finds_object(model, samples, card):
     assert rate >= MIN_ROLLOUT_HIT, f"rollout pointing rate {rate:.3f} < {MIN_ROLLOUT_HIT}"
 
 
-def _pos_near_far(model):
+def _pos_similarity(model):
+    """(cosine similarity of patch position embeddings, row, column of every patch)."""
     gh, gw = model.patch_embed.grid_size
     p = F.normalize(model.pos_embed[0, model.num_prefix_tokens:].detach().float(), dim=-1)
-    sim = (p @ p.T).numpy()
     yy, xx = np.divmod(np.arange(gh * gw), gw)
+    return (p @ p.T).numpy(), yy, xx
+
+
+def _pos_near_far(model):
+    sim, yy, xx = _pos_similarity(model)
     dy, dx = np.abs(yy[:, None] - yy[None]), np.abs(xx[:, None] - xx[None])
     return sim[(dy + dx) == 1].mean(), sim[np.maximum(dy, dx) >= 5].mean()  # Chebyshev distance
 
 
-@pytest.mark.xfail(strict=True, reason="shortfall: position embeddings learned a ring code, not 2D locality")
+def _pos_same_ring_far(model):
+    """Mean cosine of pairs >= 5 apart that lie on the same square ring around the grid centre."""
+    sim, yy, xx = _pos_similarity(model)
+    c = (yy.max() / 2, xx.max() / 2)
+    ring = np.maximum(np.abs(yy - c[0]), np.abs(xx - c[1]))
+    far = np.maximum(np.abs(yy[:, None] - yy[None]), np.abs(xx[:, None] - xx[None])) >= 5
+    return sim[far & (ring[:, None] == ring[None])].mean()
+
+
 def test_position_embeddings_are_2d_local(model):
+    """The issue's measure: neighbours clearly more similar than pairs >= 5 apart."""
     near, far = _pos_near_far(model)
     assert near - far >= MIN_POS_GAP, f"neighbour cos {near:.3f} vs far cos {far:.3f}"
+
+
+@pytest.mark.xfail(strict=True, reason="shortfall: the position embeddings encode distance from the grid centre "
+                                       "(square rings), so far pairs on the same ring are as similar as neighbours")
+def test_position_embeddings_are_2d_local_not_only_radial(model):
+    """Stricter than the issue's measure, which a distance-from-centre code also passes on a 14x14 grid."""
+    near, ring_far = _pos_near_far(model)[0], _pos_same_ring_far(model)
+    assert near - ring_far >= MIN_POS_GAP, f"neighbour cos {near:.3f} vs same-ring far cos {ring_far:.3f}"
 
 
 def test_position_embeddings_learned_structure(model):

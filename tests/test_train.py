@@ -118,6 +118,17 @@ def test_cli_module_runs(tmp_path):
     assert (tmp_path / "exp" / "vitviz-shapes.json").exists()
 
 
+def test_a_distance_from_centre_code_is_told_apart_from_2d_locality():
+    g = 14
+    yy, xx = np.mgrid[0:g, 0:g]
+    ring = np.maximum(np.abs(yy - 6.5), np.abs(xx - 6.5))  # 0.5 … 6.5
+    pe = torch.tensor(np.stack([np.cos(ring * f) for f in (0.3, 0.5, 0.7, 0.9)] + [np.sin(ring * f) for f in (0.3, 0.5)],
+                               -1).reshape(g * g, -1), dtype=torch.float32)
+    loc = T.pos_locality(torch.cat([torch.zeros(1, pe.shape[1]), pe])[None], (g, g))
+    assert loc["neighbour_cos"] > loc["far_cos"] + 0.3  # the simple neighbour-vs-far test is fooled ...
+    assert loc["same_ring_far_cos"] == pytest.approx(1.0)  # ... the same-ring pairs are not
+
+
 def test_metrics_helpers():
     # perfectly "local" position embeddings: a smooth function of the 2D position
     g = 8
@@ -128,6 +139,7 @@ def test_metrics_helpers():
     pe = torch.cat([torch.zeros(1, pe.shape[1]), pe])[None]
     loc = T.pos_locality(pe, (g, g))
     assert loc["neighbour_cos"] > loc["far_cos"] + 0.3
+    assert loc["neighbour_cos"] > loc["same_ring_far_cos"] + 0.3
     rnd = T.pos_locality(torch.randn(1, g * g + 1, 64), (g, g))
     assert abs(rnd["neighbour_cos"] - rnd["far_cos"]) < 0.1
     # rollout of identity attention == uniform over nothing but the CLS itself; of attention
@@ -189,3 +201,19 @@ def test_card_gathers_the_learning_curve_of_every_stage(tmp_path):
     assert card["reproduce"].endswith("--stop-at 2")
     md = (tmp_path / "assets" / "vitviz-shapes.md").read_text()
     assert f"**{card['evaluation']['accuracy']:.3f}**" in md and md.count("python -m vitviz.train") == 2
+
+
+def test_position_embedding_figure_spans_every_stage(tmp_path):
+    from PIL import Image
+    from vitviz import card as C
+    _run(["--steps", "4", "--log-every", "2", "--snapshot-every", "2", "--eval-every", "0",
+          "--final-eval-images", "4"], tmp_path)
+    T.train(T.parse_args(["--tiny", "--img-size", "64", "--no-progress", "--threads", "1", "--out",
+                          str(tmp_path / "big"), "--steps", "2", "--log-every", "2", "--snapshot-every", "2",
+                          "--eval-every", "0", "--final-eval-images", "4",
+                          "--init-from", str(tmp_path / "run" / "checkpoint.pt")]))
+    assert [step for _, step, _ in C._snapshots([tmp_path / "run", tmp_path / "big"])] == [0, 2, 4, 4, 6]
+    png, gif = C.save_pos_embed_figure([tmp_path / "run", tmp_path / "big"], tmp_path / "pe")
+    with Image.open(gif) as g:
+        assert g.n_frames == 5  # one frame per snapshot (PIL merges the held copies of the last one)
+    assert Image.open(png).height == 4 * Image.open(gif).height

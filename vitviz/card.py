@@ -1,10 +1,12 @@
 """The embedded model's card: learning curves from the training runs, and a Markdown version.
 
-    python -m vitviz.card runs/final runs/final2 runs/final3 --card assets/models/vitviz-shapes.json
+    python -m vitviz.card runs/final runs/final2 runs/final3 --card assets/models/vitviz-shapes.json \
+        --figure assets/pos_embed_emergence
 
 Run after `python -m vitviz.train ... --export assets/models`: it adds the learning curve of
-every stage (run directories in stage order, steps counted across stages) to the JSON card
-and writes the Markdown card beside it (`vitviz-shapes.md`).
+every stage (run directories in stage order, steps counted across stages) to the JSON card,
+writes the Markdown card beside it (`vitviz-shapes.md`) and, with --figure, draws the position
+embeddings forming over all stages (`.png` contact sheet and `.gif`) from the runs' snapshots.
 """
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ import argparse
 import csv
 import json
 import re
+import math
 import sys
 from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
 
 TRAIN_COLUMNS = ["step", "images", "difficulty", "lr", "loss", "cls_loss", "token_loss", "train_acc_last_20_steps",
                  "elapsed_s"]
@@ -98,8 +104,9 @@ def card_markdown(card: dict) -> str:
         "",
         "Data are a function of (seed, step), so a run resumed with `--resume` replays exactly the same images.",
         "`runs/<out>/log.csv` holds the learning curve, `pos_snapshots/` the position embeddings every 100 steps",
-        "(`vitviz.train.make_pos_figure` draws `assets/pos_embed_emergence.png/.gif` from them); then",
-        "`python -m vitviz.card <run dirs in stage order>` writes the curve into the card and this file.",
+        "(`vitviz.card.save_pos_embed_figure` draws `assets/pos_embed_emergence.png/.gif` from them);",
+        "`python -m vitviz.card <run dirs in stage order> --figure assets/pos_embed_emergence` writes the",
+        "curve into the card, this file and the figure.",
         "",
         "## Held-out evaluation during training (full difficulty, 200 images; steps across stages)",
         "",
@@ -115,11 +122,77 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+# Probe positions as fractions of the grid, so that they mean the same place on a 7x7 and a 14x14 grid.
+PROBES = ((0.15, 0.15), (0.5, 0.5), (0.8, 0.7), (0.25, 0.8))
+TILE_PX = 112
+
+
+def _snapshots(run_dirs: list[Path]) -> list[tuple[str, int, Path]]:
+    """(run name, step counted across stages, file) of every position-embedding snapshot."""
+    out, offset = [], 0
+    for run in map(Path, run_dirs):
+        for f in sorted((run / "pos_snapshots").glob("step_*.npy")):
+            out.append((run.name, offset + int(f.stem.split("_")[1]), f))
+        rows = _read_csv(run / "log.csv")
+        offset += int(rows[-1]["step"]) if rows else 0
+    return out
+
+
+def _diverging(v: np.ndarray) -> np.ndarray:
+    """Cosine in [-1, 1] → RGB uint8: blue (-1), white (0), red (+1)."""
+    v = np.clip(v, -1, 1)[..., None]
+    pos, neg, mid = np.array([178, 24, 43.0]), np.array([33, 102, 172.0]), np.array([247, 247, 247.0])
+    return np.where(v >= 0, mid + (pos - mid) * v, mid + (neg - mid) * -v).astype(np.uint8)
+
+
+def pos_embed_frame(pos_embed: np.ndarray, label: str) -> Image.Image:
+    """One frame: cosine similarity of a few probe positions' embeddings to every position.
+
+    pos_embed: (1 + g*g, C), class token first."""
+    patches = pos_embed[1:].astype(np.float32)  # g*g, C
+    g = int(round(math.sqrt(len(patches))))
+    unit = patches / np.linalg.norm(patches, axis=-1, keepdims=True).clip(1e-12)
+    sim = (unit @ unit.T).reshape(-1, g, g)  # g*g, g, g
+    cell, pad = TILE_PX // g, 4
+    tiles = []
+    for fy, fx in PROBES:
+        probe = min(g - 1, int(fy * g)) * g + min(g - 1, int(fx * g))
+        tile = np.kron(_diverging(sim[probe]), np.ones((cell, cell, 1), np.uint8))
+        tile[(probe // g) * cell:(probe // g + 1) * cell, (probe % g) * cell:(probe % g + 1) * cell] = 0  # the probe
+        tiles.append(np.pad(tile, ((pad, pad), (pad, pad), (0, 0)), constant_values=255))
+    strip = Image.fromarray(np.concatenate(tiles, 1))
+    canvas = Image.new("RGB", (strip.width, strip.height + 16), "white")
+    canvas.paste(strip, (0, 16))
+    ImageDraw.Draw(canvas).text((pad, 2), f"{label}, {g}x{g} grid: cosine to the black probe (red +1, blue -1)",
+                                fill=(0, 0, 0))
+    return canvas
+
+
+def save_pos_embed_figure(run_dirs: list[Path], stem: Path, max_frames: int = 48) -> tuple[Path, Path]:
+    """`stem`.png (4 moments, top to bottom) and `stem`.gif (up to `max_frames` frames) of the
+    position embeddings over all stages."""
+    snaps = _snapshots(run_dirs)
+    if not snaps:
+        raise SystemExit("no position-embedding snapshots in " + ", ".join(map(str, run_dirs)))
+    pick = np.unique(np.linspace(0, len(snaps) - 1, min(max_frames, len(snaps))).round().astype(int))
+    frames = [pos_embed_frame(np.load(snaps[i][2]), f"{snaps[i][0]} step {snaps[i][1]}") for i in pick]
+    rows = [frames[i] for i in np.unique(np.linspace(0, len(frames) - 1, 4).round().astype(int))]
+    sheet = Image.new("RGB", (rows[0].width, rows[0].height * len(rows)), "white")
+    for i, row in enumerate(rows):
+        sheet.paste(row, (0, i * row.height))
+    stem = Path(stem)
+    png, gif = stem.with_suffix(".png"), stem.with_suffix(".gif")
+    sheet.save(png)
+    frames[0].save(gif, save_all=True, append_images=frames[1:] + [frames[-1]] * 5, duration=150, loop=0)
+    return png, gif
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vitviz.card", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="training run directories, in stage order")
     ap.add_argument("--card", default="assets/models/vitviz-shapes.json")
+    ap.add_argument("--figure", default=None, help="also write FIGURE.png and FIGURE.gif (position embeddings)")
     args = ap.parse_args(argv)
     path = Path(args.card)
     card = json.loads(path.read_text())
@@ -127,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(card_json(card))
     path.with_suffix(".md").write_text(card_markdown(card))
     print(f"wrote {path} and {path.with_suffix('.md')}")
+    if args.figure:
+        print("wrote {} and {}".format(*save_pos_embed_figure(args.runs, Path(args.figure))))
     return 0
 
 

@@ -188,8 +188,13 @@ def pos_locality(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int
     dx = np.abs(xx[:, None] - xx[None, :])
     near = (dy + dx) == 1
     farm = np.maximum(dy, dx) >= far
+    # the square ring around the grid centre each position lies on: a code of "distance from the
+    # centre" makes far pairs on the same ring as similar as neighbours; 2D locality does not
+    ring = np.maximum(np.abs(yy - (gh - 1) / 2), np.abs(xx - (gw - 1) / 2))
+    same_ring = farm & (ring[:, None] == ring[None, :])
     out = {"neighbour_cos": float(sim[near].mean()), "far_cos": float(sim[farm].mean()) if farm.any() else None,
-           "far_min_chebyshev": far}
+           "far_min_chebyshev": far,
+           "same_ring_far_cos": float(sim[same_ring].mean()) if same_ring.any() else None}
     out["gap"] = (out["neighbour_cos"] - out["far_cos"]) if out["far_cos"] is not None else None
     return out
 
@@ -642,8 +647,11 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
             "rollout_strict_definition": "top rollout patch is itself >= 25% covered by the object (no dilation)",
             "pos_embed_neighbour_cos": _r(pl16["neighbour_cos"], 4),
             "pos_embed_far_cos": _r(pl16["far_cos"], 4),
+            "pos_embed_same_ring_far_cos": _r(pl16["same_ring_far_cos"], 4),
             "pos_embed_definition": "mean cosine similarity of patch position embeddings (CLS excluded): "
-                                    f"4-neighbour pairs vs pairs with Chebyshev distance >= {pl16['far_min_chebyshev']}",
+                                    f"4-neighbour pairs vs pairs with Chebyshev distance >= {pl16['far_min_chebyshev']}; "
+                                    "same_ring_far: those far pairs that lie on the same square ring around the "
+                                    "grid centre (high when the code is distance-from-centre rather than 2D position)",
             "fp32_before_export": {"accuracy": round(ev["accuracy"], 4), "rollout_hit_rate": round(ev["rollout_hit_rate"], 4),
                                    "pos_embed_neighbour_cos": _r(pl["neighbour_cos"], 4), "pos_embed_far_cos": _r(pl["far_cos"], 4)},
         },
@@ -688,54 +696,6 @@ def _cli_args(args, keep_out=False, steps_done=None):
     if steps_done is not None and steps_done < args.steps:
         out += ["--stop-at", str(steps_done)]
     return out
-
-
-def make_pos_figure(run_dir, png_path, gif_path=None, probes=None, max_frames=40):
-    """Figure of the position-embedding similarity grid emerging over training.
-
-    For a few probe patches, shows the cosine similarity of its position embedding
-    to all others at several snapshot steps.
-    """
-    from PIL import Image, ImageDraw
-    snaps = sorted(Path(run_dir, "pos_snapshots").glob("step_*.npy"))
-    if not snaps:
-        raise SystemExit("no snapshots")
-    first = np.load(snaps[0]).astype(np.float32)
-    n = first.shape[0] - 1
-    g = int(round(math.sqrt(n)))
-    probes = probes or [(1, 1), (g // 2, g // 2), (g - 2, g - 3), (2, g - 2)]
-    cell, pad = max(6, 112 // g), 4
-
-    def colour(v):  # diverging map for cosine in [-1, 1]
-        v = np.clip(v, -1, 1)[..., None]
-        pos = np.array([178, 24, 43.0]); neg = np.array([33, 102, 172.0]); mid = np.array([247, 247, 247.0])
-        return np.where(v >= 0, mid + (pos - mid) * v, mid + (neg - mid) * (-v)).astype(np.uint8)
-
-    def frame(arr, label):
-        p = torch.from_numpy(arr.astype(np.float32))
-        sim = pos_similarity(p, (g, g))
-        tiles = []
-        for (py, px) in probes:
-            t = colour(sim[py * g + px])
-            t = np.kron(t, np.ones((cell, cell, 1), np.uint8))
-            tiles.append(np.pad(t, ((pad, pad), (pad, pad), (0, 0)), constant_values=255))
-        img = Image.fromarray(np.concatenate(tiles, 1))
-        canvas = Image.new("RGB", (img.width, img.height + 16), "white")
-        canvas.paste(img, (0, 16))
-        ImageDraw.Draw(canvas).text((pad, 2), label + "  (cosine similarity of 4 probe positions to all; red +1, blue -1)",
-                                    fill=(0, 0, 0))
-        return canvas
-
-    idx = np.unique(np.linspace(0, len(snaps) - 1, min(max_frames, len(snaps))).round().astype(int))
-    frames = [frame(np.load(snaps[i]), f"step {int(snaps[i].stem.split('_')[1])}") for i in idx]
-    rows = [frames[i] for i in np.unique(np.linspace(0, len(frames) - 1, 4).round().astype(int))]
-    w, h = rows[0].size
-    sheet = Image.new("RGB", (w, h * len(rows)), "white")
-    for i, r in enumerate(rows):
-        sheet.paste(r, (0, i * h))
-    sheet.save(png_path)
-    if gif_path:
-        frames[0].save(gif_path, save_all=True, append_images=frames[1:] + [frames[-1]] * 5, duration=150, loop=0)
 
 
 def export_checkpoint(args) -> dict:
