@@ -33,16 +33,15 @@ MIN_ROLLOUT_HIT = 0.85
 MIN_POS_GAP = 0.3          # mean cos(4-neighbours) - mean cos(Chebyshev >= 5)
 
 # What the committed model actually reaches on this test's images (see the card), minus a small
-# margin for numerical differences across platforms.  The accuracy and position-embedding targets
-# are NOT met (honest shortfall, marked xfail(strict=True) below, so meeting them later is noticed);
-# these regression bars check the committed model does what its card says.
-REACHED_ACCURACY = 0.89    # measured 0.920 on these 200 images (card: 0.880 on 1000 others)
-REACHED_NEIGHBOUR_COS = 0.40  # measured 0.451: neighbours are similar (random init: ~0) ...
-# ... but pairs >= 5 apart are even more similar (0.552): the embeddings learned a ring code
-# (distance from the image centre), not 2D locality.
+# margin for numerical differences across platforms. The accuracy target is NOT met and the position
+# embeddings pass the issue's measure with a distance-from-centre code rather than 2D locality (honest
+# shortfalls, marked xfail(strict=True) below, so meeting them later is noticed); these regression bars
+# check the committed model does what its card says.
+REACHED_ACCURACY = 0.93    # measured 0.945 on these 1000 images (card: 0.935 on 1000 others)
+REACHED_NEIGHBOUR_COS = 0.80  # measured 0.836 (random init: ~0)
 
 TEST_SEED = 20_241_126      # != training seeds ([seed, step]) and != card's held-out seed
-N_ACC, N_ROLLOUT = 200, 100
+N_ACC, N_ROLLOUT = 1000, 100  # 1000: the accuracy is within 1-2 points of the target
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,7 @@ def _to_tensor(images, card):
     return (x - torch.tensor(pc["mean"]).view(1, 3, 1, 1)) / torch.tensor(pc["std"]).view(1, 3, 1, 1)
 
 
-def _reference_outputs(model, images, card, bs=50):
+def _reference_outputs(model, images, card, bs=100):
     """(logits, rollout (B, gh, gw)) with the reference rollout (Abnar & Zuidema 2020)."""
     maps = []
     hooks = []
@@ -164,7 +163,7 @@ def accuracy(model, samples, card):
     return float((logits.argmax(-1).numpy() == np.array([s.label for s in samples])).mean())
 
 
-@pytest.mark.xfail(strict=True, reason="shortfall: the committed model reaches ~0.88-0.92, not 0.95")
+@pytest.mark.xfail(strict=True, reason="shortfall: the committed model reaches ~0.94, not 0.95")
 def test_accuracy_target(accuracy):
     assert accuracy >= MIN_ACCURACY, f"held-out accuracy {accuracy:.3f} < {MIN_ACCURACY}"
 
@@ -229,7 +228,7 @@ def test_card_numbers_match_weights(model, card, accuracy):
     ev = card["evaluation"]
     assert near == pytest.approx(ev["pos_embed_neighbour_cos"], abs=2e-3)
     assert far == pytest.approx(ev["pos_embed_far_cos"], abs=2e-3)
-    assert accuracy == pytest.approx(ev["accuracy"], abs=0.08)  # different 200 images
+    assert accuracy == pytest.approx(ev["accuracy"], abs=0.03)  # different 1000 images
 
 
 def test_random_weights_fail_the_bar(card, samples):

@@ -128,11 +128,11 @@ TILE_PX = 112
 
 
 def _snapshots(run_dirs: list[Path]) -> list[tuple[str, int, Path]]:
-    """(run name, step counted across stages, file) of every position-embedding snapshot."""
+    """("stage k", step counted across stages, file) of every position-embedding snapshot."""
     out, offset = [], 0
-    for run in map(Path, run_dirs):
+    for stage, run in enumerate(map(Path, run_dirs), 1):
         for f in sorted((run / "pos_snapshots").glob("step_*.npy")):
-            out.append((run.name, offset + int(f.stem.split("_")[1]), f))
+            out.append((f"stage {stage}", offset + int(f.stem.split("_")[1]), f))
         rows = _read_csv(run / "log.csv")
         offset += int(rows[-1]["step"]) if rows else 0
     return out
