@@ -32,16 +32,20 @@ MIN_ACCURACY = 0.95
 MIN_ROLLOUT_HIT = 0.85
 MIN_POS_GAP = 0.3          # mean cos(4-neighbours) - mean cos(Chebyshev >= 5)
 
-# What the committed model actually reaches on this test's images (see the card), minus a small
-# margin for numerical differences across platforms. The accuracy target is NOT met and the position
-# embeddings pass the issue's measure with a distance-from-centre code rather than 2D locality (honest
-# shortfalls, marked xfail(strict=True) below, so meeting them later is noticed); these regression bars
-# check the committed model does what its card says.
-REACHED_ACCURACY = 0.93    # measured 0.945 on these 1000 images (card: 0.935 on 1000 others)
+# What the committed model actually reaches (see the card), minus a small margin for numerical
+# differences across platforms. The accuracy target is missed by a hair and the position embeddings
+# pass the issue's measure with a distance-from-centre code rather than 2D locality (honest
+# shortfalls, marked xfail(strict=True) below, so meeting them later is noticed); these regression
+# bars check the committed model does what its card says.
+REACHED_ACCURACY = 0.94    # measured 0.948 over ACCURACY_SETS
 REACHED_NEIGHBOUR_COS = 0.80  # measured 0.836 (random init: ~0)
 
-TEST_SEED = 20_241_126      # != training seeds ([seed, step]) and != card's held-out seed
-N_ACC, N_ROLLOUT = 1000, 100  # 1000: the accuracy is within 1-2 points of the target
+TEST_SEED = 20_241_126      # != training seeds ([seed, step]) and != the card's held-out seed
+CARD_SEED = 987_655         # the card's held-out images (never trained on)
+# The accuracy is within half a point of the target, so it is measured on 5000 fresh images
+# (standard error ~0.3 points): 2000 of this test's own and the card's 3000.
+ACCURACY_SETS = ((TEST_SEED, 2000), (CARD_SEED, 3000))
+N_ROLLOUT = 100
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +64,15 @@ def model(card):
     return m.eval()
 
 
+def _generator_config(card) -> ShapesConfig:
+    size = card["pretrained_cfg"]["input_size"][1]
+    return ShapesConfig(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in card["generator"]["config"].items()}).replace(image_size=size, difficulty=1.0)
+
+
 @pytest.fixture(scope="module")
 def samples(card):
-    size = card["pretrained_cfg"]["input_size"][1]
-    cfg = ShapesConfig(**{k: tuple(v) if isinstance(v, list) else v
-                          for k, v in card["generator"]["config"].items()}).replace(image_size=size, difficulty=1.0)
-    return [generate(np.random.default_rng([TEST_SEED, i]), cfg) for i in range(N_ACC)]
+    return [generate(np.random.default_rng([TEST_SEED, i]), _generator_config(card)) for i in range(N_ROLLOUT)]
 
 
 def _to_tensor(images, card):
@@ -158,12 +165,20 @@ def test_weights_are_timm_vit_fp16(card):
 
 
 @pytest.fixture(scope="module")
-def accuracy(model, samples, card):
-    logits, _ = _reference_outputs(model, [s.image for s in samples], card)
-    return float((logits.argmax(-1).numpy() == np.array([s.label for s in samples])).mean())
+def accuracy(model, card):
+    """Accuracy over ACCURACY_SETS (streamed in chunks: 5000 images would not fit in memory at once)."""
+    cfg, correct, total = _generator_config(card), 0, 0
+    with torch.no_grad():
+        for seed, n in ACCURACY_SETS:
+            for first in range(0, n, 250):
+                chunk = [generate(np.random.default_rng([seed, i]), cfg) for i in range(first, min(n, first + 250))]
+                logits = model(_to_tensor([s.image for s in chunk], card))
+                correct += int((logits.argmax(-1).numpy() == np.array([s.label for s in chunk])).sum())
+                total += len(chunk)
+    return correct / total
 
 
-@pytest.mark.xfail(strict=True, reason="shortfall: the committed model reaches ~0.94, not 0.95")
+@pytest.mark.xfail(strict=True, reason="shortfall: the committed model reaches 0.948 on 5000 images, not 0.95")
 def test_accuracy_target(accuracy):
     assert accuracy >= MIN_ACCURACY, f"held-out accuracy {accuracy:.3f} < {MIN_ACCURACY}"
 
@@ -228,7 +243,7 @@ def test_card_numbers_match_weights(model, card, accuracy):
     ev = card["evaluation"]
     assert near == pytest.approx(ev["pos_embed_neighbour_cos"], abs=2e-3)
     assert far == pytest.approx(ev["pos_embed_far_cos"], abs=2e-3)
-    assert accuracy == pytest.approx(ev["accuracy"], abs=0.03)  # different 1000 images
+    assert accuracy == pytest.approx(ev["accuracy"], abs=0.01)  # the card's 3000 images are part of the 5000
 
 
 def test_random_weights_fail_the_bar(card, samples):
