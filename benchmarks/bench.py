@@ -59,6 +59,20 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_median_seconds(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, timed round-robin (a, b, c, a, b, c, ...) so that a slow
+    drift of the machine (clock, other load) affects every function alike and cancels in ratios."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def bare_twin(loaded: vitviz.LoadedModel) -> torch.nn.Module:
     """A separate instance with the same weights and timm's default (fused) attention."""
     if loaded.name == vitviz.EMBEDDED_MODEL:
@@ -80,12 +94,19 @@ def bench_model(name: str, repeats: int) -> dict:
     twin = bare_twin(loaded)
     image = Image.open(EXAMPLE).convert("RGB")
     x = loaded.transform(image).unsqueeze(0)
-    with torch.no_grad():
-        bare = median_seconds(lambda: twin(x), repeats)
+    def bare_forward():
+        with torch.no_grad():
+            twin(x)
+
+    med = interleaved_median_seconds({
+        "bare": bare_forward,
+        "capture": lambda: capture(loaded.model, x),
+        "analysis": lambda: vitviz.analyze(loaded, image),
+        "relevance": lambda: vitviz.analyze(loaded, image, relevance_class="top"),
+    }, repeats)
+    bare = med["bare"]
     row = {"model": name, "bare_forward_ms": bare * 1e3}
-    row["capture"] = median_seconds(lambda: capture(loaded.model, x), repeats) / bare
-    row["analysis"] = median_seconds(lambda: vitviz.analyze(loaded, image), repeats) / bare
-    row["relevance"] = median_seconds(lambda: vitviz.analyze(loaded, image, relevance_class="top"), repeats) / bare
+    row.update({k: med[k] / bare for k in ("capture", "analysis", "relevance")})
     result = vitviz.analyze(loaded, image)
     state = vitviz.analyze(loaded, image, attention_dtype=SESSION_ATTENTION_DTYPE)  # as the app keeps it
     model = loaded.model

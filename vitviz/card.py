@@ -94,7 +94,11 @@ def card_markdown(card: dict) -> str:
         f"(target 0.85); a random patch would hit {ev['rollout_chance_rate']:.3f}; top patch itself >= 25 % object: "
         f"{ev['rollout_hit_rate_strict']:.3f}",
         f"* position embeddings: mean cosine of 4-neighbour pairs **{ev['pos_embed_neighbour_cos']:.3f}** vs pairs "
-        f"with Chebyshev distance >= 5 **{ev['pos_embed_far_cos']:.3f}**",
+        f"with Chebyshev distance >= 5 **{ev['pos_embed_far_cos']:.3f}**"
+        + (f"; of those far pairs, the ones on the same square ring around the grid centre "
+           f"**{ev['pos_embed_same_ring_far_cos']:.3f}** (close to the neighbours: the code is distance from the centre "
+           "rather than 2D position)" if ev.get("pos_embed_same_ring_far_cos") is not None
+           and ev["pos_embed_same_ring_far_cos"] > ev["pos_embed_neighbour_cos"] - 0.3 else ""),
         "",
         "## Reproduce",
         "",
