@@ -108,3 +108,13 @@ def test_deleting_object_patches_first_hurts_the_embedded_model_more_than_random
         object_first.append(curves[0].auc)
         random_order.append(curves[1].auc)
     assert np.mean(object_first) < np.mean(random_order)
+
+
+def test_findings_say_when_a_random_order_beats_every_method():
+    def scores(deletion):
+        return {"pointing": 0.5, "energy": 0.5, "deletion/tokens": deletion,
+                "stderr": {"pointing": 0.0, "energy": 0.0, "deletion/tokens": 0.0}}
+    beaten = {"methods": {"rollout": scores(0.7), ev.RANDOM: scores(0.6)}}
+    fair = {"methods": {"rollout": scores(0.2), ev.RANDOM: scores(0.6)}}
+    assert "random order beats every method" in ev.findings(beaten)[-1]
+    assert "random order beats" not in " ".join(ev.findings(fair))

@@ -293,8 +293,11 @@ def findings(results: dict) -> list[str]:
         s = results["methods"][m]
         runner = sorted((v[key] for k, v in results["methods"].items() if k not in (m, RANDOM)), reverse=higher)
         second = f", next best {runner[0]:.3f}" if runner else ""
+        beaten = rand[key] > s[key] if higher else rand[key] < s[key]
         out.append(f"- **{header.split(' ')[0] if key in ('pointing', 'energy') else header.rsplit(' ', 1)[0]}**: "
-                   f"`{m}` {s[key]:.3f} ± {s['stderr'][key]:.3f} (random {rand[key]:.3f}{second}).")
+                   f"`{m}` {s[key]:.3f} ± {s['stderr'][key]:.3f} (random {rand[key]:.3f}{second})."
+                   + (" **A random order beats every method here**: the model's reaction to the partial input, "
+                      "not the maps, decides this measure (see How to read this)." if beaten else ""))
     return out
 
 
@@ -379,7 +382,10 @@ standard error over the N images.
 - The pixel-mode curves put grey patches into images the model never saw during training, so
   they measure the model's reaction to an unusual input as much as the map; token mode avoids
   that artefact but asks the model to work on a shorter sequence than it was trained on.
-  A method that wins in one mode only should be read with that in mind.
+  A method that wins in one mode only should be read with that in mind. In token-mode
+  insertion a random order can beat every map: it reveals patches spread over the whole image,
+  background included, while a good map reveals the object alone first, a sequence unlike any
+  the model saw in training.
 - `eigencam` is class-agnostic (the first principal component of the last block's tokens) and
   its sign is arbitrary, so it can point at the background; `cls_attention` and `rollout` are
   class-agnostic too. `relevance`, `gradcam` and the Captum methods follow the explained class.
