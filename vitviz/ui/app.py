@@ -251,9 +251,11 @@ def save_png_atomically(image: Image.Image, cache_dir: str | Path) -> str:
     data = buffer.getvalue()
     folder = Path(cache_dir) / hashlib.sha256(data).hexdigest()
     path = folder / "image.png"
-    if path.exists():
-        os.utime(path)  # delete_cache ages files by time: a re-served picture starts afresh
+    try:
+        os.utime(path)  # already there: delete_cache ages files by time, a re-served picture starts afresh
         return str(path)
+    except FileNotFoundError:  # new, or removed by delete_cache a moment ago
+        pass
     folder.mkdir(parents=True, exist_ok=True)
     fd, staging = tempfile.mkstemp(dir=folder, prefix=".image.", suffix=".png")
     try:
