@@ -19,7 +19,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
+
+from vitviz.embeddings import pos_embed_similarity
+from vitviz.render import SIGNED_CMAP, enlarge, heatmap_rgb
 
 TRAIN_COLUMNS = ["step", "images", "difficulty", "lr", "loss", "cls_loss", "token_loss", "train_acc_last_20_steps",
                  "elapsed_s"]
@@ -142,32 +146,25 @@ def _snapshots(run_dirs: list[Path]) -> list[tuple[str, int, Path]]:
     return out
 
 
-def _diverging(v: np.ndarray) -> np.ndarray:
-    """Cosine in [-1, 1] → RGB uint8: blue (-1), white (0), red (+1)."""
-    v = np.clip(v, -1, 1)[..., None]
-    pos, neg, mid = np.array([178, 24, 43.0]), np.array([33, 102, 172.0]), np.array([247, 247, 247.0])
-    return np.where(v >= 0, mid + (pos - mid) * v, mid + (neg - mid) * -v).astype(np.uint8)
-
-
 def pos_embed_frame(pos_embed: np.ndarray, label: str) -> Image.Image:
-    """One frame: cosine similarity of a few probe positions' embeddings to every position.
+    """One frame: cosine similarity of a few probe positions' embeddings to every position,
+    in the app's colours.
 
     pos_embed: (1 + g*g, C), class token first."""
-    patches = pos_embed[1:].astype(np.float32)  # g*g, C
+    patches = torch.from_numpy(pos_embed[1:].astype(np.float32))  # g*g, C
     g = int(round(math.sqrt(len(patches))))
-    unit = patches / np.linalg.norm(patches, axis=-1, keepdims=True).clip(1e-12)
-    sim = (unit @ unit.T).reshape(-1, g, g)  # g*g, g, g
+    sim = pos_embed_similarity(patches, (g, g)).numpy()  # g*g, g, g
     cell, pad = TILE_PX // g, 4
     tiles = []
     for fy, fx in PROBES:
-        probe = min(g - 1, int(fy * g)) * g + min(g - 1, int(fx * g))
-        tile = np.kron(_diverging(sim[probe]), np.ones((cell, cell, 1), np.uint8))
-        tile[(probe // g) * cell:(probe // g + 1) * cell, (probe % g) * cell:(probe % g + 1) * cell] = 0  # the probe
+        y, x = min(g - 1, int(fy * g)), min(g - 1, int(fx * g))
+        tile = enlarge(heatmap_rgb(sim[y * g + x], -1.0, 1.0, cmap=SIGNED_CMAP), cell)
+        tile[y * cell:(y + 1) * cell, x * cell:(x + 1) * cell] = 255  # the probe itself
         tiles.append(np.pad(tile, ((pad, pad), (pad, pad), (0, 0)), constant_values=255))
     strip = Image.fromarray(np.concatenate(tiles, 1))
     canvas = Image.new("RGB", (strip.width, strip.height + 16), "white")
     canvas.paste(strip, (0, 16))
-    ImageDraw.Draw(canvas).text((pad, 2), f"{label}, {g}x{g} grid: cosine to the black probe (red +1, blue -1)",
+    ImageDraw.Draw(canvas).text((pad, 2), f"{label}, {g}x{g} grid: cosine to the white probe (yellow +1, purple -1)",
                                 fill=(0, 0, 0))
     return canvas
 

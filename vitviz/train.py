@@ -44,6 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 
+from vitviz.embeddings import pos_embed_similarity
 from vitviz.shapes import CLASS_NAMES, ShapesConfig, generate, patch_fractions
 
 MODEL_NAME = "vitviz-shapes"
@@ -183,13 +184,6 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 # ----------------------------------------------------------------------------
 # metrics
 
-def pos_similarity(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int = 1) -> np.ndarray:
-    """Cosine similarity (P, gh, gw) of every patch position embedding with every other."""
-    p = pos_embed.detach().float().reshape(-1, pos_embed.shape[-1])[num_prefix:]
-    p = F.normalize(p, dim=-1)
-    return (p @ p.T).reshape(-1, grid[0], grid[1]).numpy()
-
-
 def pos_locality(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int = 1, far: int | None = None) -> dict:
     """Mean cosine similarity of 4-neighbour position pairs vs pairs >= ``far`` apart (Chebyshev).
 
@@ -197,7 +191,8 @@ def pos_locality(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int
     gh, gw = grid
     if far is None:
         far = min(5, max(gh, gw) - 1)
-    sim = pos_similarity(pos_embed, grid, num_prefix).reshape(gh * gw, gh * gw)
+    patches = pos_embed.detach().reshape(-1, pos_embed.shape[-1])[num_prefix:]  # P, C
+    sim = pos_embed_similarity(patches, grid).reshape(gh * gw, gh * gw).numpy()
     yy, xx = np.divmod(np.arange(gh * gw), gw)
     dy = np.abs(yy[:, None] - yy[None, :])
     dx = np.abs(xx[:, None] - xx[None, :])
