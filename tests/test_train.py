@@ -118,30 +118,8 @@ def test_cli_module_runs(tmp_path):
     assert (tmp_path / "exp" / "vitviz-shapes.json").exists()
 
 
-def test_a_distance_from_centre_code_is_told_apart_from_2d_locality():
-    g = 14
-    yy, xx = np.mgrid[0:g, 0:g]
-    ring = np.maximum(np.abs(yy - 6.5), np.abs(xx - 6.5))  # 0.5 … 6.5
-    pe = torch.tensor(np.stack([np.cos(ring * f) for f in (0.3, 0.5, 0.7, 0.9)] + [np.sin(ring * f) for f in (0.3, 0.5)],
-                               -1).reshape(g * g, -1), dtype=torch.float32)
-    loc = T.pos_locality(torch.cat([torch.zeros(1, pe.shape[1]), pe])[None], (g, g))
-    assert loc["neighbour_cos"] > loc["far_cos"] + 0.3  # the simple neighbour-vs-far test is fooled ...
-    assert loc["same_ring_far_cos"] == pytest.approx(1.0)  # ... the same-ring pairs are not
-
-
-def test_metrics_helpers():
-    # perfectly "local" position embeddings: a smooth function of the 2D position
+def test_rollout_and_object_patch_helpers():
     g = 8
-    yy, xx = np.mgrid[0:g, 0:g]
-    feats = [np.cos(yy * f) for f in (0.3, 0.6)] + [np.sin(yy * f + 1) for f in (0.3, 0.6)] + \
-            [np.cos(xx * f) for f in (0.3, 0.6)] + [np.sin(xx * f + 1) for f in (0.3, 0.6)]
-    pe = torch.tensor(np.stack(feats, -1).reshape(g * g, -1), dtype=torch.float32)
-    pe = torch.cat([torch.zeros(1, pe.shape[1]), pe])[None]
-    loc = T.pos_locality(pe, (g, g))
-    assert loc["neighbour_cos"] > loc["far_cos"] + 0.3
-    assert loc["neighbour_cos"] > loc["same_ring_far_cos"] + 0.3
-    rnd = T.pos_locality(torch.randn(1, g * g + 1, 64), (g, g))
-    assert abs(rnd["neighbour_cos"] - rnd["far_cos"]) < 0.1
     # rollout of identity attention == uniform over nothing but the CLS itself; of attention
     # that puts all CLS mass on patch 5, the top patch is 5
     n = g * g + 1

@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import attention as att
 from .capture import capture
-from .embeddings import pos_embed_similarity
+from .embeddings import PosLocality, pos_embed_similarity, pos_locality
 from .geometry import PatchGrid
 from .images import load_image
 from .model import LoadedModel, ModelInfo
@@ -68,6 +68,11 @@ class Analysis:
     @property
     def readout(self) -> torch.Tensor:
         return att.readout_weights(self.info.num_tokens, self.info.num_prefix_tokens, self.info.readout)
+
+    @property
+    def pos_locality(self) -> PosLocality:
+        """What the position embeddings encode: 2D grid, distance from the centre, or nothing."""
+        return pos_locality(self.pos_similarity)
 
     def rollout_map(self, fusion: att.Fusion = "mean", discard_ratio: float = 0.0) -> np.ndarray:
         """Rollout for other settings, from the captured attention (no forward pass) → (gh, gw)."""

@@ -44,7 +44,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 
-from vitviz.embeddings import pos_embed_similarity
+from vitviz.embeddings import PosLocality, pos_embed_similarity
+from vitviz.embeddings import pos_locality as embeddings_pos_locality
 from vitviz.shapes import CLASS_NAMES, ShapesConfig, generate, patch_fractions
 
 MODEL_NAME = "vitviz-shapes"
@@ -184,29 +185,10 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 # ----------------------------------------------------------------------------
 # metrics
 
-def pos_locality(pos_embed: torch.Tensor, grid: tuple[int, int], num_prefix: int = 1, far: int | None = None) -> dict:
-    """Mean cosine similarity of 4-neighbour position pairs vs pairs >= ``far`` apart (Chebyshev).
-
-    ``far`` defaults to 5 (or less on grids too small for that)."""
-    gh, gw = grid
-    if far is None:
-        far = min(5, max(gh, gw) - 1)
-    patches = pos_embed.detach().reshape(-1, pos_embed.shape[-1])[num_prefix:]  # P, C
-    sim = pos_embed_similarity(patches, grid).reshape(gh * gw, gh * gw).numpy()
-    yy, xx = np.divmod(np.arange(gh * gw), gw)
-    dy = np.abs(yy[:, None] - yy[None, :])
-    dx = np.abs(xx[:, None] - xx[None, :])
-    near = (dy + dx) == 1
-    farm = np.maximum(dy, dx) >= far
-    # the square ring around the grid centre each position lies on: a code of "distance from the
-    # centre" makes far pairs on the same ring as similar as neighbours; 2D locality does not
-    ring = np.maximum(np.abs(yy - (gh - 1) / 2), np.abs(xx - (gw - 1) / 2))
-    same_ring = farm & (ring[:, None] == ring[None, :])
-    out = {"neighbour_cos": float(sim[near].mean()), "far_cos": float(sim[farm].mean()) if farm.any() else None,
-           "far_min_chebyshev": far,
-           "same_ring_far_cos": float(sim[same_ring].mean()) if same_ring.any() else None}
-    out["gap"] = (out["neighbour_cos"] - out["far_cos"]) if out["far_cos"] is not None else None
-    return out
+def pos_locality(model) -> PosLocality:
+    """How 2D-local the model's learned position embeddings are (see `embeddings.PosLocality`)."""
+    patches = model.pos_embed.detach()[0, model.num_prefix_tokens:]  # P, C
+    return embeddings_pos_locality(pos_embed_similarity(patches, model.patch_embed.grid_size))
 
 
 class AttentionRecorder:
@@ -561,12 +543,12 @@ def train(args) -> dict:
                 snapshot(done)
             if args.eval_every and done % args.eval_every == 0 and done < args.steps:
                 ev = evaluate(model, held_out, patch, rollout=True)
-                pl = pos_locality(model.pos_embed, grid, model.num_prefix_tokens)
+                pl = pos_locality(model)
                 _write_csv(out / "eval.csv", [[done, images_seen, f"{ev['accuracy']:.4f}", f"{ev['rollout_hit_rate']:.4f}",
-                                               f"{pl['neighbour_cos']:.4f}", f"{pl['far_cos']:.4f}", f"{elapsed:.1f}"]],
+                                               f"{pl.neighbour_cos:.4f}", f"{pl.far_cos:.4f}", f"{elapsed:.1f}"]],
                            ["step", "images", "accuracy", "rollout_hit_rate", "pos_neighbour_cos", "pos_far_cos", "elapsed_s"])
                 print(f"\n[eval step {done}] acc={ev['accuracy']:.3f} rollout={ev['rollout_hit_rate']:.3f} "
-                      f"pos near={pl['neighbour_cos']:.3f} far={pl['far_cos']:.3f}", file=sys.stderr, flush=True)
+                      f"pos near={pl.neighbour_cos:.3f} far={pl.far_cos:.3f}", file=sys.stderr, flush=True)
             if time.time() - last_ckpt > args.checkpoint_minutes * 60:
                 save_checkpoint(done, elapsed)
                 last_ckpt = time.time()
@@ -610,11 +592,10 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
     stages = stages or []
     from safetensors.torch import save_file
     patch = args.patch_size
-    grid = model.patch_embed.grid_size
     test_cfg = cfg.replace(difficulty=1.0)
     held_out = [generate(np.random.default_rng([EVAL_SEED + 1, i]), test_cfg) for i in range(args.final_eval_images)]
     ev = evaluate(model, held_out, patch, rollout=True)
-    pl = pos_locality(model.pos_embed, grid, model.num_prefix_tokens)
+    pl = pos_locality(model)
     sd = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     weights = out / f"{MODEL_NAME}.safetensors"
     save_file(sd, str(weights), metadata={"format": "pt", "model": MODEL_NAME})
@@ -622,7 +603,7 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
     m16 = build_model(model_args)
     m16.load_state_dict({k: v.float() for k, v in sd.items()})
     ev16 = evaluate(m16, held_out, patch, rollout=True)
-    pl16 = pos_locality(m16.pos_embed, grid, m16.num_prefix_tokens)
+    pl16 = pos_locality(m16)
     card = {
         "name": MODEL_NAME,
         "architecture": "timm.models.vision_transformer.VisionTransformer",
@@ -655,15 +636,15 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
                                          "covered by the dilated object mask)",
             "rollout_hit_rate_strict": _r(ev16["rollout_hit_rate_strict"]),
             "rollout_strict_definition": "top rollout patch is itself >= 25% covered by the object (no dilation)",
-            "pos_embed_neighbour_cos": _r(pl16["neighbour_cos"], 4),
-            "pos_embed_far_cos": _r(pl16["far_cos"], 4),
-            "pos_embed_same_ring_far_cos": _r(pl16["same_ring_far_cos"], 4),
+            "pos_embed_neighbour_cos": _r(pl16.neighbour_cos, 4),
+            "pos_embed_far_cos": _r(pl16.far_cos, 4),
+            "pos_embed_same_ring_far_cos": _r(pl16.same_ring_far_cos, 4),
             "pos_embed_definition": "mean cosine similarity of patch position embeddings (CLS excluded): "
-                                    f"4-neighbour pairs vs pairs with Chebyshev distance >= {pl16['far_min_chebyshev']}; "
+                                    f"4-neighbour pairs vs pairs with Chebyshev distance >= {pl16.far}; "
                                     "same_ring_far: those far pairs that lie on the same square ring around the "
                                     "grid centre (high when the code is distance-from-centre rather than 2D position)",
             "fp32_before_export": {"accuracy": round(ev["accuracy"], 4), "rollout_hit_rate": round(ev["rollout_hit_rate"], 4),
-                                   "pos_embed_neighbour_cos": _r(pl["neighbour_cos"], 4), "pos_embed_far_cos": _r(pl["far_cos"], 4)},
+                                   "pos_embed_neighbour_cos": _r(pl.neighbour_cos, 4), "pos_embed_far_cos": _r(pl.far_cos, 4)},
         },
         "reproduce": " && ".join([st["command"] for st in stages]
                                  + ["python -m vitviz.train " + " ".join(_cli_args(args, keep_out=bool(stages), steps_done=steps_done))]),

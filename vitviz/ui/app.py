@@ -555,7 +555,7 @@ def build_demo() -> gr.Blocks:
             if info is not None:
                 out[a_md] = V.input_text(info, s.lang)
                 out[shapes_md] = V.shape_table(info, s.lang)
-                out[b_md] = V.position_text(info, s.lang)
+                out[b_md] = V.position_text(info, s.lang, a.pos_locality if a is not None else None)
                 out[c_md] = V.attention_text(info, s.lang)
                 out[distance_md] = V.distance_text(info, s.lang)
                 out[d_md] = V.rollout_text(info, s.lang)

@@ -113,10 +113,35 @@ TEXT: dict[str, dict[str, str]] = {
                "shape **({n}, {c})** is added to the tokens. Each small map below belongs to one patch and shows "
                "the cosine similarity of its position embedding with every other patch's (ViT paper, fig. 7 "
                "centre). A trained model learns that nearby patches, and patches in the same row or column, "
-               "have similar embeddings; a random model shows noise."),
+               "have similar embeddings; a random model shows noise. Below: what the loaded model has learned."),
         "zh": ("注意力本身不知道图像块来自哪里，所以要给 token 加上形状为 **({n}, {c})** 的可学习位置编码，"
                "网络才能区分不同区域。下面每个小图对应一个图像块，显示它的位置编码和所有其他图像块位置编码的余弦相似度"
-               "（ViT 论文图 7 中）。训练好的模型会学到：相邻的、同行同列的图像块位置编码更相似；随机权重的模型只有噪声。"),
+               "（ViT 论文图 7 中）。训练好的模型会学到：相邻的、同行同列的图像块位置编码更相似；随机权重的模型只有噪声。下面是对当前模型的测量。"),
+    },
+    "pos_measured_grid": {
+        "en": ("**This model:** neighbouring patches have position similarity **{near:.2f}** on average, patches "
+               "≥ {far} cells apart **{farv:.2f}**: it has learned where each patch lies in the 2D grid."),
+        "zh": ("**本模型：** 相邻图像块的位置编码平均相似度为 **{near:.2f}**，相距 ≥ {far} 格的为 **{farv:.2f}**："
+               "它学会了每个图像块在二维网格中的位置。"),
+    },
+    "pos_measured_radial": {
+        "en": ("**This model:** neighbouring patches have position similarity **{near:.2f}** on average, patches "
+               "≥ {far} cells apart **{farv:.2f}** — but far patches at the same distance from the centre "
+               "**{ring:.2f}**, as similar as neighbours. Its position embeddings encode how far a patch is from "
+               "the centre (square rings in the maps), not exactly where it is."),
+        "zh": ("**本模型：** 相邻图像块的位置编码平均相似度为 **{near:.2f}**，相距 ≥ {far} 格的为 **{farv:.2f}**，"
+               "但与中心距离相同的远处图像块之间为 **{ring:.2f}**，和相邻图像块一样相似。它的位置编码表示的是"
+               "图像块离中心有多远（图中的方形圆环），而不是确切位置。"),
+    },
+    "pos_measured_none": {
+        "en": ("**This model:** neighbouring patches have position similarity **{near:.2f}** on average, patches "
+               "≥ {far} cells apart **{farv:.2f}**: no spatial structure, as with untrained (random) embeddings."),
+        "zh": ("**本模型：** 相邻图像块的位置编码平均相似度为 **{near:.2f}**，相距 ≥ {far} 格的为 **{farv:.2f}**："
+               "没有空间结构，和未训练（随机）的位置编码一样。"),
+    },
+    "pos_measured_lines": {
+        "en": " Far patches in the same row or column stay more similar (**{line:.2f}**) than other far pairs.",
+        "zh": "同一行或同一列的远处图像块更相似（**{line:.2f}**），高于其他远处的图像块对。",
     },
     "img_pos_all": {"en": "Position-embedding similarity, one map per patch (−1 … 1)", "zh": "位置编码相似度，每个图像块一张图（−1 … 1）"},
     "img_pos_patch": {"en": "Similarity to the selected patch's position", "zh": "与所选图像块位置编码的相似度"},

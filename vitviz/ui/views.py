@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import render as R
 from ..analyze import Analysis
+from ..embeddings import PosLocality
 from ..model import ModelInfo
 from ..neuron import attention_computation, attention_entropy, token_norms
 from .text import tr
@@ -187,8 +188,22 @@ def patch_at_display_pixel(a: Analysis, x: float, y: float) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- 2. position
-def position_text(info: ModelInfo, lang: str) -> str:
-    return tr("sec_b", lang) + "\n\n" + tr("expl_b", lang, **_fmt(info))
+def position_text(info: ModelInfo, lang: str, locality: PosLocality | None = None) -> str:
+    """The section's explanation, then what `locality` (the loaded model's embeddings) shows."""
+    text = tr("sec_b", lang) + "\n\n" + tr("expl_b", lang, **_fmt(info))
+    if locality is None or locality.far_cos is None:
+        return text
+    loc = locality
+
+    def cos(x: float | None) -> float | None:
+        return None if x is None else round(x, 2) + 0.0  # no "-0.00"
+
+    text += "\n\n" + tr(f"pos_measured_{loc.pattern}", lang, near=cos(loc.neighbour_cos), far=loc.far,
+                        farv=cos(loc.far_cos), ring=cos(loc.same_ring_far_cos))
+    # rows and columns (ViT paper, fig. 7): worth saying only when they stand out from other far pairs
+    if loc.pattern == "grid" and loc.same_line_far_cos is not None and loc.same_line_far_cos > loc.far_cos + 0.1:
+        text += tr("pos_measured_lines", lang, line=cos(loc.same_line_far_cos))
+    return text
 
 
 def position_all_image(a: Analysis) -> np.ndarray:
