@@ -446,7 +446,6 @@ def train(args) -> dict:
         snap_dir.mkdir(exist_ok=True)
 
     patch = args.patch_size
-    grid = model.patch_embed.grid_size
     held_out = [generate(np.random.default_rng([EVAL_SEED, i]), cfg) for i in range(args.eval_images)]
 
     def save_checkpoint(step, elapsed):
