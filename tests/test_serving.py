@@ -104,20 +104,27 @@ def rss_mb() -> float:
 def test_soak_keeps_memory_hooks_and_temp_files_flat(soak_server, images, tmp_path):
     from gradio_client import Client, handle_file
     from gradio.utils import get_upload_folder
-    client = Client(soak_server, verbose=False, download_files=str(tmp_path))  # client copies elsewhere
+    client = Client(soak_server, verbose=False, download_files=str(tmp_path / "downloads"))  # copies elsewhere
+    pictures = [np.asarray(Image.open(p).convert("RGB")) for p in images]
+    upload = tmp_path / "upload.png"
     warm = 100  # allocator pools and caches fill during the first requests, then RSS is flat
     for i in range(SOAK_REQUESTS):
-        client.predict(handle_file(images[i % len(images)]), MODELS[0], True, api_name="/analyze")
+        # a different picture every time (one pixel changed), so uploads and outputs are all new files
+        picture = pictures[i % len(pictures)].copy()
+        picture[0, 0] = (i % 256, i // 256 % 256, 7)
+        Image.fromarray(picture).save(upload)
+        client.predict(handle_file(str(upload)), MODELS[0], True, api_name="/analyze")
         if i == warm - 1:
             baseline = rss_mb()
             cached = cached_bytes(get_upload_folder())
     growth = rss_mb() - baseline
     assert growth <= 50, f"RSS grew {growth:.0f} MB over {SOAK_REQUESTS - warm} requests"
     assert registered_hooks() == 0
-    # gradio's delete_cache removes this app's temp files: disk use does not pile up per request.
-    # (gradio's upload route also leaves one empty placeholder file per upload: zero bytes.)
+    # gradio's delete_cache removes this app's temp files: disk use does not pile up per request
+    # (without it, every request leaves its upload and output pictures behind). gradio's upload
+    # route also leaves one empty placeholder file per upload: zero bytes.
     time.sleep(13)
-    assert cached_bytes(get_upload_folder()) - cached <= 2 * sum(os.path.getsize(p) for p in images)
+    assert cached_bytes(get_upload_folder()) - cached <= 2 * os.path.getsize(upload)
 
 
 def cached_bytes(folder) -> int:
@@ -154,3 +161,58 @@ def test_every_output_picture_of_the_app_is_served_atomically(tmp_path, monkeypa
         path = Path(block.postprocess(picture).path)
         path.write_bytes(b"in use")
         assert Path(block.postprocess(picture).path) == path and path.read_bytes() == b"in use", block.label
+
+
+def test_cache_cleanup_survives_files_added_during_a_sweep(tmp_path):
+    """gradio 6.31 walks its live temp-file sets while requests add to them ("Set changed size
+    during iteration" ends its delete_cache task for good); the guarded sweep works on snapshots."""
+    from types import SimpleNamespace
+    from gradio import route_utils
+    from vitviz.ui.app import guard_cache_cleanup
+    guard_cache_cleanup()
+    old = {str(tmp_path / f"old{i}") for i in range(20000)}
+    for path in old:
+        Path(path).touch()
+    files = set(old)
+    added, sweeping = [], threading.Event()
+
+    def add_while_sweeping():  # a request thread registering new outputs
+        sweeping.wait()
+        while sweeping.is_set():
+            added.append(str(tmp_path / f"new{len(added)}"))
+            files.add(added[-1])
+
+    adder = threading.Thread(target=add_while_sweeping)
+    adder.start()
+    sweeping.set()
+    try:
+        route_utils.delete_files_created_by_app(SimpleNamespace(blocks={}, temp_file_sets=[files]), 0)
+    finally:
+        sweeping.clear()
+        adder.join()
+    assert added, "no file was added during the sweep"
+    assert not any(Path(p).exists() for p in old) and not files & old
+    assert set(added) <= files
+
+
+def test_a_failing_cache_sweep_is_logged_and_does_not_end_the_task(monkeypatch, caplog):
+    from types import SimpleNamespace
+    from gradio import route_utils
+    from vitviz.ui.app import guard_cache_cleanup
+
+    def broken(blocks, age):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(route_utils, "delete_files_created_by_app", broken)
+    guard_cache_cleanup()
+    route_utils.delete_files_created_by_app(SimpleNamespace(blocks={}, temp_file_sets=[{"x"}]), 0)
+    assert "temp-file cleanup failed" in caplog.text
+
+
+def test_guarding_the_cache_cleanup_twice_wraps_it_once():
+    from gradio import route_utils
+    from vitviz.ui.app import guard_cache_cleanup
+    guard_cache_cleanup()
+    first = route_utils.delete_files_created_by_app
+    guard_cache_cleanup()
+    assert route_utils.delete_files_created_by_app is first

@@ -18,6 +18,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -299,6 +300,36 @@ def delete_cache() -> tuple[int, int]:
     return every, age
 
 
+def guard_cache_cleanup() -> None:
+    """Keep gradio's `delete_cache` task alive while requests are being served.
+
+    gradio (6.31) walks its live temp-file sets while request threads add to them: the first
+    "Set changed size during iteration" ends the scheduled task for good, and from then on every
+    upload and output picture stays on disk (a Space fills its disk). Here gradio's own cleanup
+    runs on snapshots of the sets (copying a set is atomic under the GIL), what it deleted is
+    then taken out of the live sets, and any other error is logged instead of ending the task.
+    Idempotent.
+    """
+    from gradio import route_utils
+    cleanup = route_utils.delete_files_created_by_app
+    if getattr(cleanup, "vitviz_guard", False):
+        return
+
+    def guarded(blocks, age):
+        live = list(blocks.temp_file_sets)
+        before = [set(files) for files in live]
+        snapshot = SimpleNamespace(blocks=dict(blocks.blocks), temp_file_sets=[set(files) for files in before])
+        try:
+            cleanup(snapshot, age)  # removes what it deleted from the snapshot's sets
+        except Exception:  # one failed sweep must not stop all later ones
+            logging.getLogger(__name__).exception("gradio temp-file cleanup failed; retrying at the next sweep")
+        for files, old, kept in zip(live, before, snapshot.temp_file_sets):
+            files -= old - kept
+
+    guarded.vitviz_guard = True
+    route_utils.delete_files_created_by_app = guarded
+
+
 def _settings(lang, layer, head, patch, query, fusion, discard) -> V.ViewSettings:
     return V.ViewSettings(lang=lang or "en", layer=max(0, int(layer or 1) - 1), head=int(head or 0),
                           patch=tuple(patch) if patch else (0, 0), query=query or "patch",
@@ -330,6 +361,7 @@ def build_demo() -> gr.Blocks:
     if name0 not in choices:
         choices = [name0] + choices
 
+    guard_cache_cleanup()
     with gr.Blocks(title="vitviz: inside a Vision Transformer", fill_width=False, delete_cache=delete_cache(),
                    analytics_enabled=False) as demo:
         session = gr.State(Session())
