@@ -44,8 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
 
-from vitviz.embeddings import PosLocality, pos_embed_similarity
-from vitviz.embeddings import pos_locality as embeddings_pos_locality
+from vitviz import embeddings
 from vitviz.shapes import CLASS_NAMES, ShapesConfig, generate, patch_fractions
 
 MODEL_NAME = "vitviz-shapes"
@@ -185,10 +184,10 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 # ----------------------------------------------------------------------------
 # metrics
 
-def pos_locality(model) -> PosLocality:
+def pos_locality(model) -> embeddings.PosLocality:
     """How 2D-local the model's learned position embeddings are (see `embeddings.PosLocality`)."""
     patches = model.pos_embed.detach()[0, model.num_prefix_tokens:]  # P, C
-    return embeddings_pos_locality(pos_embed_similarity(patches, model.patch_embed.grid_size))
+    return embeddings.pos_locality(embeddings.pos_embed_similarity(patches, model.patch_embed.grid_size))
 
 
 class AttentionRecorder:
