@@ -33,16 +33,14 @@ MIN_ROLLOUT_HIT = 0.85
 MIN_POS_GAP = 0.3          # mean cos(4-neighbours) - mean cos(Chebyshev >= 5)
 
 # What the committed model actually reaches (see the card), minus a small margin for numerical
-# differences across platforms. The accuracy target is missed by a hair and the position embeddings
-# pass the issue's measure with a distance-from-centre code rather than 2D locality (honest
-# shortfalls, marked xfail(strict=True) below, so meeting them later is noticed); these regression
-# bars check the committed model does what its card says.
-REACHED_ACCURACY = 0.94    # measured 0.948 over ACCURACY_SETS
+# differences across platforms. The position embeddings pass the issue's measure with a
+# distance-from-centre code rather than 2D locality (an honest shortfall, marked xfail(strict=True)
+# below, so meeting it later is noticed); this regression bar checks the model does what its card says.
 REACHED_NEIGHBOUR_COS = 0.80  # measured 0.836 (random init: ~0)
 
 TEST_SEED = 20_241_126      # != training seeds ([seed, step]) and != the card's held-out seed
 CARD_SEED = 987_655         # the card's held-out images (never trained on)
-# The accuracy is within half a point of the target, so it is measured on 5000 fresh images
+# The accuracy is less than a point above the target, so it is measured on 5000 fresh images
 # (standard error ~0.3 points): 2000 of this test's own and the card's 3000.
 ACCURACY_SETS = ((TEST_SEED, 2000), (CARD_SEED, 3000))
 N_ROLLOUT = 100
@@ -178,13 +176,9 @@ def accuracy(model, card):
     return correct / total
 
 
-@pytest.mark.xfail(strict=True, reason="shortfall: the committed model reaches 0.948 on 5000 images, not 0.95")
 def test_accuracy_target(accuracy):
+    """Measured 0.958 over ACCURACY_SETS."""
     assert accuracy >= MIN_ACCURACY, f"held-out accuracy {accuracy:.3f} < {MIN_ACCURACY}"
-
-
-def test_accuracy_reached(accuracy):
-    assert accuracy >= REACHED_ACCURACY, f"held-out accuracy {accuracy:.3f} < {REACHED_ACCURACY}"
 
 
 def test_rollout_finds_object(model, samples, card):
@@ -257,7 +251,6 @@ def test_random_weights_fail_the_bar(card, samples):
     assert acc < MIN_ACCURACY
     near, far = _pos_near_far(m)
     assert near - far < MIN_POS_GAP and near < REACHED_NEIGHBOUR_COS
-    assert acc < REACHED_ACCURACY
 
 
 def test_lead_api_agrees(card, samples):
