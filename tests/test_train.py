@@ -195,3 +195,13 @@ def test_position_embedding_figure_spans_every_stage(tmp_path):
     with Image.open(gif) as g:
         assert g.n_frames == 5  # one frame per snapshot (PIL merges the held copies of the last one)
     assert Image.open(png).height == 4 * Image.open(gif).height
+
+
+def test_markdown_card_names_a_distance_from_centre_code_only_when_the_numbers_show_one():
+    from vitviz.card import card_markdown
+    card = json.loads((Path(__file__).resolve().parents[1] / "assets" / "models" / "vitviz-shapes.json").read_text())
+    ev = card["evaluation"]
+    radial = {**ev, "pos_embed_neighbour_cos": 0.84, "pos_embed_far_cos": 0.17, "pos_embed_same_ring_far_cos": 0.85}
+    grid = {**ev, "pos_embed_neighbour_cos": 0.84, "pos_embed_far_cos": 0.17, "pos_embed_same_ring_far_cos": 0.20}
+    assert "distance from the centre" in card_markdown({**card, "evaluation": radial})
+    assert "distance from the centre" not in card_markdown({**card, "evaluation": grid}).split("## Reproduce")[0]

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from vitviz.embeddings import pos_embed_similarity
+from vitviz.embeddings import PosLocality, pos_embed_similarity
 from vitviz.render import SIGNED_CMAP, enlarge, heatmap_rgb
 
 TRAIN_COLUMNS = ["step", "images", "difficulty", "lr", "loss", "cls_loss", "token_loss", "train_acc_last_20_steps",
@@ -66,6 +66,12 @@ def card_json(card: dict) -> str:
                   lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
+def _pos_pattern(ev: dict) -> str:
+    """The card's position-embedding numbers read as the app reads them (`PosLocality.pattern`)."""
+    return PosLocality(neighbour_cos=ev["pos_embed_neighbour_cos"], far_cos=ev["pos_embed_far_cos"],
+                       same_ring_far_cos=ev.get("pos_embed_same_ring_far_cos"), same_line_far_cos=None, far=5).pattern
+
+
 def card_markdown(card: dict) -> str:
     """A human-readable model card from the JSON card (numbers, reproduction, curve, notes)."""
     ev, tr, ma = card["evaluation"], card["training"], card["model_args"]
@@ -101,8 +107,7 @@ def card_markdown(card: dict) -> str:
         f"with Chebyshev distance >= 5 **{ev['pos_embed_far_cos']:.3f}**"
         + (f"; of those far pairs, the ones on the same square ring around the grid centre "
            f"**{ev['pos_embed_same_ring_far_cos']:.3f}** (close to the neighbours: the code is distance from the centre "
-           "rather than 2D position)" if ev.get("pos_embed_same_ring_far_cos") is not None
-           and ev["pos_embed_same_ring_far_cos"] > ev["pos_embed_neighbour_cos"] - 0.3 else ""),
+           "rather than 2D position)" if _pos_pattern(ev) == "radial" else ""),
         "",
         "## Reproduce",
         "",

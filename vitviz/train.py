@@ -85,8 +85,11 @@ RECIPE_NOTES = (
     "relative-position loss (Liu et al. 2021: predict the grid offset of two output tokens) continued from "
     "stage 2: the loss stayed at chance (0.33) for 400 steps and the embeddings did not change; dropped. "
     "The 14x14 stages hardly moved the embeddings (4-neighbour cos 0.844 -> 0.836 over 18,000 steps). "
-    "Next, for a 2D code: same-colour distractors or textured objects (so grouping needs position) and objects "
-    "allowed to cross the border, trained from scratch or with a higher learning rate on the position embeddings."
+    "It is the data's doing, not a leftover of the 7x7 stages: the stage-5 model with its position embeddings "
+    "reset to random and trained 3000 more steps learned the rings again (4-neighbour cos 0.29, same-ring far "
+    "0.40, far 0.00), and its training accuracy stayed at 0.93 right after the reset: the shapes have local "
+    "signatures (corners, curvature) a 16-px patch sees, so classification needs little relative position. "
+    "Next, for a 2D code: a task in which the arrangement of patches decides the class."
 )
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
