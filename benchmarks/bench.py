@@ -31,10 +31,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import vitviz  # noqa: E402
-from vitviz.capture import capture  # noqa: E402
-from vitviz.model import embedded_model_available  # noqa: E402
-from vitviz.ui import views as V  # noqa: E402
-from vitviz.ui.app import SESSION_ATTENTION_DTYPE  # noqa: E402
+from vitviz.core.capture import capture  # noqa: E402
+from vitviz.core.model import embedded_model_available  # noqa: E402
+from vitviz.views import pictures as V  # noqa: E402
+from vitviz.ui.page import SESSION_ATTENTION_DTYPE  # noqa: E402
 
 EXAMPLE = ROOT / "assets" / "examples" / "chelsea_cat.jpg"
 TARGETS = {
@@ -115,7 +115,7 @@ def bench_model(name: str, repeats: int) -> dict:
     row["rerender_ms"] = {label: median_seconds(fn, repeats) * 1e3
                           for label, fn in interaction_renders(model, state, s).items()}
     # What-if (issue: drop the tokens you choose): one forward of the reduced sequence per change.
-    from vitviz.faithfulness import what_if
+    from vitviz.analysis.faithfulness import what_if
     dropped = list(range(0, loaded.info.num_patches, 3))
     row["what_if_ms"] = median_seconds(lambda: what_if(loaded, result.input, drop=dropped), repeats) * 1e3
     row["state_mb"] = arrays_megabytes(state)
@@ -169,7 +169,7 @@ def interaction_renders(model, a, s) -> dict:
 PEAK_SCRIPT = """
 import resource, sys, numpy as np
 sys.path.insert(0, {root!r})
-from vitviz.runtime import return_large_buffers_to_os
+from vitviz.core.runtime import return_large_buffers_to_os
 return_large_buffers_to_os()
 import vitviz
 loaded = vitviz.load_model({name!r}, pretrained=False)
@@ -296,7 +296,7 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     args = p.parse_args()
     repeats = 3 if args.quick else args.repeats
-    from vitviz.runtime import return_large_buffers_to_os
+    from vitviz.core.runtime import return_large_buffers_to_os
     return_large_buffers_to_os()  # as the app does
 
     names = [n for n in args.models.split(",") if n != vitviz.EMBEDDED_MODEL or embedded_model_available()]

@@ -8,4 +8,6 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
         || echo "chromium could not be installed: browser tests will be skipped" >&2
 fi
+# The layer contract of pyproject.toml ([tool.importlinter]).
+lint-imports
 python -m pytest -q "$@"

@@ -38,7 +38,7 @@ def free_port() -> int:
 def serve_app(model: str, random_weights: bool = True):
     """Start the app in this process on a free localhost port → (url, demo); the caller closes it."""
     import os
-    from vitviz.runtime import return_large_buffers_to_os
+    from vitviz.core.runtime import return_large_buffers_to_os
     from vitviz.ui import build_demo, configure_queue, launch_kwargs
 
     return_large_buffers_to_os()  # as `python app.py` does
@@ -56,3 +56,26 @@ def serve_app(model: str, random_weights: bool = True):
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
     return f"http://127.0.0.1:{port}/", demo
+
+
+# The fast tier is `pytest -m "not slow and not browser"` (under 2 minutes on 2 cores).
+BROWSER_FILES = {"test_browser.py"}
+SLOW_TESTS = {
+    "test_soak_keeps_memory_hooks_and_temp_files_flat", "test_accuracy_target", "test_explanation_mosaic",
+    "test_cli_module_runs", "test_sixteen_concurrent_users_each_get_their_own_result",
+    "test_family_geometry_and_analysis_shapes", "test_cli_succeeds_and_prints_top5",
+    "test_cli_bad_image_is_one_line_on_stderr", "test_cli_unknown_model_is_one_line_on_stderr",
+    "test_analyze_returns_predictions_and_images", "test_any_loadable_image_gives_finite_normalised_maps",
+    "test_deleting_object_patches_first_hurts_the_embedded_model_more_than_random_order",
+    "test_report_scores_every_method_and_a_random_baseline", "test_cache_cleanup_survives_files_added_during_a_sweep",
+    "test_faithfulness_views", "test_rollout_finds_object", "test_random_weights_fail_the_bar",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in BROWSER_FILES:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        elif item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

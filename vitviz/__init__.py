@@ -8,10 +8,10 @@
 """
 __version__ = "0.1.0"
 
-from .model import EMBEDDED_MODEL, LoadedModel, ModelInfo, ModelLoadError, load_model  # noqa: E402
-from .analyze import Analysis, Prediction, analyze  # noqa: E402
-from .capture import Capture, CaptureTimeout, capture  # noqa: E402
-from .images import ImageError, load_image  # noqa: E402
+from vitviz.core.model import EMBEDDED_MODEL, LoadedModel, ModelInfo, ModelLoadError, load_model  # noqa: E402
+from vitviz.analysis.analyze import Analysis, Prediction, analyze  # noqa: E402
+from vitviz.core.capture import Capture, CaptureTimeout, capture  # noqa: E402
+from vitviz.core.images import ImageError, load_image  # noqa: E402
 
 __all__ = [
     "EMBEDDED_MODEL", "Analysis", "Capture", "CaptureTimeout", "ImageError", "LoadedModel", "ModelInfo",

@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         print("vitviz: error: --discard must be in [0, 1).", file=sys.stderr)
         return 2
     # Imported here so --help is instant.
-    from . import ImageError, ModelLoadError, analyze, load_model
-    from .figures import save_figures
-    from .runtime import return_large_buffers_to_os
+    from vitviz import ImageError, ModelLoadError, analyze, load_model
+    from vitviz.views.figures import save_figures
+    from vitviz.core.runtime import return_large_buffers_to_os
 
     return_large_buffers_to_os()
 

@@ -1,0 +1,73 @@
+"""vitviz-fashion's training side: data reading, augmentation, the 7x7 -> 14x14 step and the exact export."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+from timm.models.vision_transformer import VisionTransformer
+
+from vitviz.research.fashion import data, export, model as fm
+
+
+def write_idx(folder, kind, images, labels):
+    with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, len(images), 28, 28) + images.tobytes())
+    with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def test_idx_files_are_read_with_their_headers(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path, "t10k", images, np.array([4, 0, 9]))
+    split = data.read_split("t10k", tmp_path)
+    np.testing.assert_array_equal(split.images, images)
+    assert split.labels.tolist() == [4, 0, 9]
+
+
+def test_augmentation_only_shifts_and_flips():
+    image = np.zeros((1, 28, 28), np.uint8)
+    image[0, 10:14, 5:9] = 200
+    out = data.augment(np.repeat(image, 64, 0), np.random.default_rng(1))
+    assert out.shape == (64, 28, 28) and out.dtype == np.uint8
+    assert all(int((o == 200).sum()) == 16 for o in out)  # the object stays whole (shifts of at most 2 px)
+    assert len({o.tobytes() for o in out}) > 5
+
+
+def random_served_pair(grid: int):
+    torch.manual_seed(0)
+    config = fm.FashionConfig(grid=grid, depth=2)
+    small = fm.build(config).eval()
+    big = VisionTransformer(**export.served_model_args(config)).eval()
+    big.load_state_dict(export.served_state(small.state_dict(), config))
+    return small, big
+
+
+@pytest.mark.parametrize("grid", [7, 14])
+def test_served_model_on_enlarged_grey_images_equals_the_28px_model(grid):
+    small, big = random_served_pair(grid)
+    images = np.random.default_rng(2).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    enlarged = np.repeat(np.repeat(images, 8, 1), 8, 2)[:, None].repeat(3, 1) / 255.0  # nearest 8x, RGB
+    x224 = ((torch.from_numpy(enlarged).float()) - data.MEAN) / data.STD
+    with torch.no_grad():
+        expected, served = small(torch.from_numpy(data.normalise(images))), big(x224)
+    assert big.patch_embed.grid_size == (grid, grid) and big.patch_embed.patch_size == (224 // grid,) * 2
+    torch.testing.assert_close(served, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_collapse_inverts_spread():
+    w = torch.randn(5, 1, 2, 2)
+    torch.testing.assert_close(export.collapse_kernel(export.spread_kernel(w, 8), 8), w)
+
+
+def test_finer_grid_kernel_sees_a_zoomed_patch():
+    """A 2x2 patch through the 14x14 kernel = the same patch enlarged to 4x4 through the 7x7 kernel."""
+    torch.manual_seed(0)
+    coarse = fm.build(fm.FashionConfig(grid=7, depth=1)).state_dict()
+    fine = fm.finer_grid_state(coarse, 7, 14)
+    patch = torch.randn(1, 1, 2, 2)
+    zoomed = patch.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    old = torch.nn.functional.conv2d(zoomed, coarse["patch_embed.proj.weight"])
+    new = torch.nn.functional.conv2d(patch, fine["patch_embed.proj.weight"])
+    torch.testing.assert_close(new, old)
+    assert fine["pos_embed"].shape == (1, 1 + 14 * 14, coarse["pos_embed"].shape[-1])

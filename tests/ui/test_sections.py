@@ -1,0 +1,107 @@
+"""The page's sections: module-level handlers, each writing only its own section's components."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import vitviz
+from vitviz.ui.page import MODELS, Session
+from vitviz.ui.sections import attention, export, position, prediction, rollout, trust
+from vitviz.ui.sections import input as input_section
+from vitviz.views import pictures as V
+
+MODEL = "vit_tiny_patch16_224"
+SECTIONS = {"input": input_section, "position": position, "attention": attention, "rollout": rollout,
+            "prediction": prediction, "export": export, "trust": trust}
+SHARED = ("session", "patch_state", "revision")  # the page's states, written by the sections that change them
+
+
+@pytest.fixture(scope="module")
+def demo():
+    import os
+    saved = {k: os.environ.get(k) for k in ("VITVIZ_MODEL", "VITVIZ_RANDOM_WEIGHTS")}
+    os.environ.update(VITVIZ_MODEL=MODEL, VITVIZ_RANDOM_WEIGHTS="1")
+    try:
+        from vitviz.ui import build_demo
+        return build_demo()
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+@pytest.fixture(scope="module")
+def sess(photo):
+    return Session(analysis=vitviz.analyze(MODELS.get(MODEL, False), photo), model_key=(MODEL, False),
+                   source="test", image_path=None)
+
+
+def test_every_listener_writes_one_section(demo):
+    page = demo.vitviz_page
+    states = {page.session, page.patch, page.revision}
+    owners = {id(c): name for name, comps in demo.vitviz_sections.items() for c in comps.values() if c is not None}
+    for fn in demo.fns.values():
+        name = getattr(fn.fn, "__name__", "")
+        if name in ("load_example", "api_analyze", "api_model_info"):
+            continue
+        sections = {owners.get(id(c)) for c in fn.outputs if c not in states}
+        assert len(sections) == 1 and None not in sections, (name, sections)
+    assert len([f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "texts"]) == len(SECTIONS)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_section_handlers_name_only_their_own_components(demo, sess, lang):
+    s = V.ViewSettings(lang=lang, layer=11, head=2, patch=(3, 4), query="CLS")
+    for name, module in SECTIONS.items():
+        own = set(demo.vitviz_sections[name]) | set(SHARED)
+        assert set(module.texts(s, sess)) <= own, name
+        assert set(module.texts(s, Session())) <= own, name  # before the first image
+        if hasattr(module, "pictures"):
+            assert set(module.pictures(s, sess)) <= own, name
+    out = input_section.everything(s, sess)
+    assert set(out) <= set(demo.vitviz_sections["input"]) | set(SHARED)
+    assert out["patch_state"] == [3, 4] and out["patch_md"] == input_section.patch_text(sess.analysis, s)
+
+
+def test_the_page_builds_view_settings_from_the_controls_once(demo):
+    page = demo.vitviz_page
+    raw = {page.lang: None, page.layer: 3, page.head: 2, page.query: None, page.fusion: "max", page.discard: 0.25,
+           page.patch: [5, 6], page.session: None}
+    assert page.settings(raw) == V.ViewSettings(lang="en", layer=2, head=2, patch=(5, 6), query="patch",
+                                                fusion="max", discard=0.25)
+
+
+def test_wired_click_handlers_get_the_clicked_pixel(demo, sess):
+    """The gradio adapters pass the click position and write the returned names into components."""
+    page, c = demo.vitviz_page, demo.vitviz_sections["trust"]
+    fn = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_whatif_select")
+    f = V.display_factor(sess.analysis)
+    values = {page.lang: "en", page.layer: 1, page.head: 0, page.query: "patch", page.fusion: "mean",
+              page.discard: 0.0, page.patch: [0, 0], page.session: sess, c["whatif_state"]: [],
+              c["whatif_mode_rd"]: "drop"}
+    out = fn(values, SimpleNamespace(index=[5 * f, 5 * f]))
+    assert out[c["whatif_state"]] == [0] and "195 of 196" in out[c["whatif_status_md"]]
+    grid = demo.vitviz_sections["input"]
+    select = [f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_patch_select"]
+    assert len(select) == 3  # input, position and attention each follow a click on any patch picture
+    outs = [fn(values, SimpleNamespace(index=[5 * f, 20 * f])) for fn in select]
+    patch = next(o for o in outs if grid["patch_md"] in o)
+    assert patch[page.patch] == [1, 0]
+    assert isinstance(next(o for o in outs if demo.vitviz_sections["position"]["pos_patch_img"] in o)
+                      [demo.vitviz_sections["position"]["pos_patch_img"]], np.ndarray)
+
+
+def test_run_analyses_once_and_bumps_the_revision(sess, photo, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    s = V.ViewSettings()
+    out = input_section.run(s, Session(), str(path), MODEL, True)
+    assert out["revision"][1] == "all" and out["session"].analysis is not None
+    assert out["session"].image_path == str(path) and out["patch_state"] == list(V.default_patch(sess.analysis.info))
+    again = input_section.run(s, out["session"], str(path), MODEL, True)
+    assert again["revision"][0] > out["revision"][0]
+    # no image yet, same model: only the status changes, the sections are not re-drawn
+    assert set(input_section.run(s, Session(model_key=(MODEL, False)), None, MODEL, True)) == {"status_md"}

@@ -1,0 +1,1 @@
+"""Analysis: pure maths on a capture (attention, rollout, relevance, embeddings), `analyze`, explanation methods and faithfulness."""

@@ -1,0 +1,1 @@
+"""The shapes generator and the training of the embedded `vitviz-shapes` model."""

@@ -1,0 +1,175 @@
+"""What the sections share: the per-tab `Session`, the `ViewSettings` read from the page's
+controls, the process-wide model cache, and `Page.listen`, which wires a module-level handler
+`handler(settings, session, *extra) -> {component name: value}` to gradio.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any, Callable, Mapping
+
+import gradio as gr
+import torch
+
+import vitviz
+from vitviz import EMBEDDED_MODEL
+from vitviz.core.model_cache import ModelCache
+from vitviz.views import pictures as V
+from vitviz.views.text import tr
+
+MODELS = ModelCache()
+# Per-tab state keeps the attention in half precision: ViT-B/16's (12, 12, 197, 197) stack is
+# 11 MB instead of 22 MB; every map computed at analysis time is still float32-exact.
+SESSION_ATTENTION_DTYPE = torch.float16
+# A forward pass longer than this is stopped (between blocks) so one request cannot hold a worker.
+REQUEST_TIME_LIMIT_S = 120.0
+SETTINGS = ("lang", "layer", "head", "query", "fusion", "discard", "patch")  # the controls ViewSettings reads
+REDRAW = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")  # no model run
+PRIVATE = dict(api_visibility="private")
+Outputs = dict  # {component name: value or gr.update(...)}, as handlers return it
+IMG = dict(interactive=False, format="png", elem_classes="vv-img")  # every output picture
+
+
+@dataclasses.dataclass
+class Session:
+    """What one browser tab keeps between events."""
+
+    analysis: vitviz.Analysis | None = None
+    model_key: tuple[str, bool] | None = None
+    source: str = ""
+    image_path: str | None = None
+
+
+_REVISIONS = itertools.count(1)
+
+
+def revision(kind: str) -> tuple[int, str]:
+    """A new value for the page's `revision` state: the sections re-draw ("all") or re-word ("texts")."""
+    return next(_REVISIONS), kind
+
+
+def settings(lang=None, layer=None, head=None, query=None, fusion=None, discard=None, patch=None) -> V.ViewSettings:
+    """The view settings from the controls' raw values (slider layers count from 1)."""
+    return V.ViewSettings(lang=lang or "en", layer=max(0, int(layer or 1) - 1), head=int(head or 0),
+                          patch=tuple(patch) if patch else (0, 0), query=query or "patch",
+                          fusion=fusion or "mean", discard=float(discard or 0.0))
+
+
+def clamp(a: vitviz.Analysis, s: V.ViewSettings) -> V.ViewSettings:
+    gh, gw = a.info.grid
+    patch = (min(max(s.patch[0], 0), gh - 1), min(max(s.patch[1], 0), gw - 1))
+    query = s.query if s.query in a.info.prefix_names else "patch"
+    return dataclasses.replace(s, layer=min(s.layer, a.info.depth - 1), head=min(s.head, a.info.num_heads - 1),
+                               patch=patch, query=query)
+
+
+def prepare(s: V.ViewSettings, sess: Session | None) -> tuple[Session, V.ViewSettings]:
+    """(session, settings clamped to its analysis); an empty Session before the first event."""
+    sess = sess or Session()
+    return sess, (clamp(sess.analysis, s) if sess.analysis is not None else s)
+
+
+def clicked(s: V.ViewSettings, sess: Session | None, index) -> V.ViewSettings | None:
+    """The settings with the patch under a click at display pixel `index` (None: nothing to select)."""
+    if sess is None or sess.analysis is None or index is None:
+        return None
+    return clamp(sess.analysis, dataclasses.replace(s, patch=V.patch_at_display_pixel(sess.analysis, *index[:2])))
+
+
+def model_of(sess: Session) -> vitviz.LoadedModel:
+    return MODELS.get(*sess.model_key)
+
+
+def is_random(sess: Session) -> bool:
+    return bool(sess.model_key) and not sess.model_key[1] and sess.model_key[0] != EMBEDDED_MODEL
+
+
+def info_of(sess: Session) -> vitviz.ModelInfo | None:
+    """The model geometry the texts describe: the analysed model's, else the loaded model's."""
+    if sess.analysis is not None:
+        return sess.analysis.info
+    return model_of(sess).info if sess.model_key is not None else None
+
+
+def translated(lang: str, labels: Mapping[str, str] = {}, buttons: Mapping[str, str] = {},
+               fixed: Mapping[str, str] = {}) -> Outputs:
+    """Component labels, button captions and fixed Markdown ({name: text key}) in `lang`."""
+    out: Outputs = {name: gr.update(label=tr(key, lang)) for name, key in labels.items()}
+    out.update({name: gr.update(value=tr(key, lang)) for name, key in buttons.items()})
+    out.update({name: tr(key, lang) for name, key in fixed.items()})
+    return out
+
+
+def section_texts(s: V.ViewSettings, sess: Session | None, labels: Mapping[str, str] = {},
+                  buttons: Mapping[str, str] = {}, fixed: Mapping[str, str] = {}):
+    """(session, settings, the section's `translated` texts, the model info or None): what a
+    section's `texts` handler starts from."""
+    sess, s = prepare(s, sess)
+    return sess, s, translated(s.lang, labels, buttons, fixed), info_of(sess)
+
+
+def section(name: str) -> gr.Column:
+    """The column of one numbered section (its top border, its id for tests and screenshots)."""
+    return gr.Column(elem_classes="vv-section", elem_id=f"vv-sec-{name}")
+
+
+@dataclasses.dataclass
+class Page:
+    """The components handlers of several sections read: the view controls (`SETTINGS`), the
+    per-tab states and the images a click on which selects a patch. Sections fill it in as they
+    are built (in page order); their handlers are wired once every section exists."""
+
+    lang: Any = None
+    layer: Any = None
+    head: Any = None
+    query: Any = None
+    fusion: Any = None
+    discard: Any = None
+    patch: Any = None  # gr.State: [row, col] of the selected patch
+    session: Any = None  # gr.State: Session
+    revision: Any = None  # gr.State: (counter, "all" | "texts"), set when the sections must re-draw
+    patch_images: list = dataclasses.field(default_factory=list)
+
+    def settings(self, values: Mapping) -> V.ViewSettings:
+        """The one place the controls' values become a ViewSettings."""
+        return settings(**{name: values.get(getattr(self, name)) for name in SETTINGS})
+
+    def listen(self, triggers, handler: Callable[..., Outputs], outputs: Mapping[str, Any], extra=(),
+               event: str = "plain", **kwargs):
+        """Run `handler(settings, session, *extra values)` on `triggers` (gr.on) and write the
+        {name: value} it returns into `outputs` ({name: component}). event="select" passes the
+        clicked display pixel as third argument, event="progress" a gr.Progress as `progress=`."""
+        def args(values):
+            return self.settings(values), values[self.session], *(values[c] for c in extra)
+
+        def named(result: Outputs) -> dict:
+            return {outputs[name]: value for name, value in result.items()}
+
+        if event == "select":
+            def fn(values: dict, evt: gr.SelectData):
+                s, sess, *rest = args(values)
+                return named(handler(s, sess, None if evt is None else evt.index, *rest))
+        elif event == "progress":
+            def fn(values: dict, progress=gr.Progress()):
+                return named(handler(*args(values), progress=progress))
+        else:
+            def fn(values: dict):
+                return named(handler(*args(values)))
+        named_fn = getattr(handler, "func", handler)  # a functools.partial names its function
+        fn.__name__ = fn.__qualname__ = getattr(named_fn, "__name__", "handler")
+        inputs = {getattr(self, name) for name in SETTINGS} | {self.session, *extra}
+        return gr.on(triggers, fn, inputs=inputs, outputs=list(outputs.values()), **kwargs)
+
+    def follow(self, outputs: Mapping[str, Any], texts: Callable[..., Outputs],
+               pictures: Callable[..., Outputs] | None = None) -> None:
+        """Keep a section in step with the page: `texts(settings, session)` when the language
+        changes or a new model is loaded, plus `pictures(settings, session)` for a new analysis."""
+        def on_revision(s: V.ViewSettings, sess: Session | None, rev) -> Outputs:
+            sess, s = prepare(s, sess)
+            out = texts(s, sess)
+            if pictures is not None and rev[1] == "all" and sess.analysis is not None:
+                out.update(pictures(s, sess))
+            return out
+
+        self.listen([self.revision.change], on_revision, outputs, extra=(self.revision,), **PRIVATE)
+        self.listen([self.lang.input], texts, outputs, api_visibility="private", show_progress="hidden")

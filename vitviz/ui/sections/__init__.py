@@ -1,0 +1,2 @@
+"""The page's sections, top to bottom. Each module builds its components (`build`), owns its
+texts and its module-level handlers, and wires them (`wire`) once every section exists."""
