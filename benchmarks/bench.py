@@ -128,8 +128,7 @@ def arrays_megabytes(result) -> float:
     return sum(v.nbytes for v in vars(result).values() if isinstance(v, np.ndarray)) / 2**20
 
 
-# The app's handlers, as groups of view functions (vitviz/ui/app.py: everything, layer_views,
-# head_views, patch_views, rollout).
+# What the app's handlers draw per interaction, as groups of view functions (vitviz/ui/sections/*).
 def head_panels(model, a, s) -> None:
     V.query_image(a, s), V.query_heads_image(a, s), V.neuron_view(model, a, s)
 

@@ -69,6 +69,7 @@ SLOW_TESTS = {
     "test_deleting_object_patches_first_hurts_the_embedded_model_more_than_random_order",
     "test_report_scores_every_method_and_a_random_baseline", "test_cache_cleanup_survives_files_added_during_a_sweep",
     "test_faithfulness_views", "test_rollout_finds_object", "test_random_weights_fail_the_bar",
+    "test_card_numbers_match_weights", "test_cli_writes_figures",
 }
 
 

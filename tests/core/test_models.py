@@ -189,3 +189,20 @@ def test_hub_probe_respects_offline_setting(monkeypatch):
     from vitviz.core.model import hub_reachable
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     assert hub_reachable() is False
+
+
+def test_every_card_with_weights_in_the_models_folder_is_an_embedded_model(tmp_path, monkeypatch):
+    """A second embedded model is one card + one weights file: it loads by its name, offline, and is listed."""
+    import shutil
+    import vitviz.core.model as vm
+
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(vm.MODELS_DIR / f"vitviz-shapes{suffix}", tmp_path / f"vitviz-copy{suffix}")
+    shutil.copy(vm.MODELS_DIR / "vitviz-shapes.json", tmp_path / "vitviz-cardonly.json")  # no weights: not listed
+    monkeypatch.setattr(vm, "MODELS_DIR", tmp_path)
+    assert vm.embedded_models() == ["vitviz-copy"]
+    loaded = vitviz.load_model("vitviz-copy", pretrained=False)  # embedded models always load their weights
+    assert loaded.name == "vitviz-copy" and loaded.source.startswith("vitviz-copy: the small ViT")
+    assert loaded.info.grid == (14, 14)
+    with pytest.raises(ModelLoadError, match="vitviz-missing.json; embedded models here: vitviz-copy"):
+        vitviz.load_model("vitviz-missing")

@@ -120,8 +120,8 @@ def load_model(
     Raises ModelLoadError with one clear sentence on any failure.
     """
     name = name.strip()
-    if name == EMBEDDED_MODEL:
-        return _load_embedded(checkpoint)
+    if is_embedded(name):
+        return _load_embedded(name, checkpoint)
     _check_supported_name(name)
     want_hub = pretrained and checkpoint is None
     try:
@@ -225,25 +225,39 @@ def _class_names(model: torch.nn.Module) -> list[str]:
     return [f"class {i}" for i in range(num_classes)]
 
 
-def _embedded_paths() -> tuple[Path, Path]:
-    return MODELS_DIR / f"{EMBEDDED_MODEL}.json", MODELS_DIR / f"{EMBEDDED_MODEL}.safetensors"
+def _embedded_paths(name: str = EMBEDDED_MODEL) -> tuple[Path, Path]:
+    return MODELS_DIR / f"{name}.json", MODELS_DIR / f"{name}.safetensors"
 
 
-def embedded_model_available() -> bool:
-    return all(p.is_file() for p in _embedded_paths())
+def embedded_models() -> list[str]:
+    """The models this project trained and ships: a card `<name>.json` + weights per name in MODELS_DIR,
+    the default embedded model first."""
+    names = sorted(p.stem for p in MODELS_DIR.glob("vitviz-*.json") if _embedded_paths(p.stem)[1].is_file())
+    return sorted(names, key=lambda n: n != EMBEDDED_MODEL)
 
 
-def _load_embedded(checkpoint: str | os.PathLike | None) -> LoadedModel:
-    card_path, weights_path = _embedded_paths()
+def is_embedded(name: str) -> bool:
+    """A name of the `vitviz-*` family: loaded from its card, never from the hub or with random weights."""
+    return name.strip().startswith("vitviz-")
+
+
+def embedded_model_available(name: str = EMBEDDED_MODEL) -> bool:
+    return all(p.is_file() for p in _embedded_paths(name))
+
+
+def _load_embedded(name: str, checkpoint: str | os.PathLike | None) -> LoadedModel:
+    card_path, weights_path = _embedded_paths(name)
     if not card_path.is_file():
-        raise ModelLoadError(f"The embedded model's card is missing ({card_path.name}).")
+        known = ", ".join(embedded_models()) or "none"
+        raise ModelLoadError(f"The embedded model's card is missing ({card_path.name}; embedded models here: {known}).")
     card = json.loads(card_path.read_text())
     model = VisionTransformer(**card["model_args"])
     model.pretrained_cfg = dict(card["pretrained_cfg"], label_names=card["class_names"])
-    _load_checkpoint(model, checkpoint or weights_path, EMBEDDED_MODEL)
-    source = (f"{EMBEDDED_MODEL}: the small ViT this project trained itself on generated shapes "
+    _load_checkpoint(model, checkpoint or weights_path, name)
+    data = card.get("data_summary", "generated shapes")
+    source = (f"{name}: the small ViT this project trained itself on {data} "
               f"({', '.join(card['class_names'])}); it works offline.")
-    return _wrap(model, EMBEDDED_MODEL, source, class_names=list(card["class_names"]), extra={"card": card})
+    return _wrap(model, name, source, class_names=list(card["class_names"]), extra={"card": card})
 
 
 def _wrap(model: torch.nn.Module, name: str, source: str, class_names: list[str], extra: dict | None = None) -> LoadedModel:
@@ -367,7 +381,7 @@ def choose_default_model(env: dict | None = None, online: Callable[[], bool] = h
     name = env.get("VITVIZ_MODEL", "").strip()
     if name:
         random = env.get("VITVIZ_RANDOM_WEIGHTS", "").strip().lower() in ("1", "true", "yes")
-        return DefaultModel(name, name == EMBEDDED_MODEL or not random, "chosen by the VITVIZ_MODEL setting")
+        return DefaultModel(name, is_embedded(name) or not random, "chosen by the VITVIZ_MODEL setting")
     if pretrained_weights_cached(DEFAULT_PRETRAINED):
         return DefaultModel(DEFAULT_PRETRAINED, True, "its pretrained weights are in the local cache")
     if online():

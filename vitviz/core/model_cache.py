@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from vitviz.core.model import EMBEDDED_MODEL, LoadedModel, load_model
+from vitviz.core.model import LoadedModel, is_embedded, load_model
 
 MODEL_CACHE_SIZE = 3
 
@@ -27,7 +27,7 @@ class ModelCache:
     @staticmethod
     def key(name: str, pretrained: bool) -> tuple[str, bool]:
         name = (name or "").strip()
-        return (name, True) if name == EMBEDDED_MODEL else (name, bool(pretrained))
+        return (name, True) if is_embedded(name) else (name, bool(pretrained))
 
     def _cached(self, key: tuple[str, bool]) -> LoadedModel | None:
         with self._lock:

@@ -12,7 +12,7 @@ import gradio as gr
 import torch
 
 import vitviz
-from vitviz import EMBEDDED_MODEL
+from vitviz.core.model import is_embedded
 from vitviz.core.model_cache import ModelCache
 from vitviz.views import pictures as V
 from vitviz.views.text import tr
@@ -81,7 +81,7 @@ def model_of(sess: Session) -> vitviz.LoadedModel:
 
 
 def is_random(sess: Session) -> bool:
-    return bool(sess.model_key) and not sess.model_key[1] and sess.model_key[0] != EMBEDDED_MODEL
+    return bool(sess.model_key) and not sess.model_key[1] and not is_embedded(sess.model_key[0])
 
 
 def info_of(sess: Session) -> vitviz.ModelInfo | None:

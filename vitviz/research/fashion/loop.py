@@ -2,6 +2,9 @@
 
     python -m vitviz.research.fashion.loop --out runs/fashion7 --grid 7 --steps 12000
     python -m vitviz.research.fashion.loop --out runs/fashion14 --grid 14 --steps 3000 --init-from runs/fashion7
+A compact copy of a run (model weights, logs, snapshots; no optimiser state) is kept in
+``training/`` so a run longer than one session continues on a fresh machine:
+``cp -r training/fashion14 runs/ && python -m vitviz.research.fashion.loop --out runs/fashion14 ... --resume``.
 Run directory: ``log.csv``, ``val.csv``, ``checkpoint.pt`` (``--resume`` continues from it, with the same
 data order: batches are drawn from ``default_rng([seed, step])``), ``pos_snapshots/step_*.npy`` and
 ``final.pt`` at the end.
@@ -86,7 +89,8 @@ class Run:
 
     def _load(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
+        if "opt" in state:  # a compact checkpoint (model only) restarts AdamW's moments at this step
+            self.opt.load_state_dict(state["opt"])
         self.step, self.seconds = state["step"], state["seconds"]
 
     def _init_from(self, path: Path) -> None:
@@ -128,6 +132,20 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> float:
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
     run.opt.step()
     return loss.item()
+
+
+def compact_copy(run_dir: Path, dest: Path) -> None:
+    """Model weights (no optimiser state), logs and snapshots of a run, small enough to commit."""
+    import shutil
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("checkpoint.pt", "final.pt"):
+        if (run_dir / name).exists():
+            state = torch.load(run_dir / name, weights_only=False)
+            torch.save({k: v for k, v in state.items() if k != "opt"}, dest / name)
+    for name in ("args.json", "log.csv", "val.csv"):
+        if (run_dir / name).exists():
+            shutil.copy(run_dir / name, dest / name)
+    shutil.copytree(run_dir / "pos_snapshots", dest / "pos_snapshots", dirs_exist_ok=True)
 
 
 def main(argv=None) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import gradio as gr
 
 import vitviz
-from vitviz import EMBEDDED_MODEL, CaptureTimeout, ImageError, ModelLoadError
-from vitviz.core.model import embedded_model_available
+from vitviz import CaptureTimeout, ImageError, ModelLoadError
+from vitviz.core.model import embedded_models, is_embedded
 from vitviz.ui import page as P
 from vitviz.ui.gradio_fixes import hand_over_upload_untouched
 from vitviz.ui.page import MODELS, Outputs, Session
@@ -47,8 +47,7 @@ def list_examples() -> list[str]:
 
 
 def model_choices() -> list[str]:
-    first = [EMBEDDED_MODEL] if embedded_model_available() else []
-    return first + list(CURATED_MODELS)
+    return embedded_models() + list(CURATED_MODELS)
 
 
 def build(page: P.Page, start, examples: list[str]) -> dict:
@@ -159,7 +158,7 @@ def _load(s: V.ViewSettings, sess: Session, key: tuple[str, bool], progress) -> 
                 return sess, {"status_md": status_text(sess, s.lang)}
             # Put the controls back to the model that stays loaded.
             prev_name, prev_pretrained = sess.model_key
-            return sess, {"model_dd": prev_name, "random_cb": not prev_pretrained and prev_name != EMBEDDED_MODEL,
+            return sess, {"model_dd": prev_name, "random_cb": not prev_pretrained and not is_embedded(prev_name),
                           "status_md": status_text(sess, s.lang)}
         if key != sess.model_key:
             return Session(model_key=key, source=loaded.source, image_path=sess.image_path), None
