@@ -132,6 +132,37 @@ def model_rollout(fused: Tensor, info: ModelInfo, discard_ratio: float = 0.0, nu
     return readout_rollout(fused, model_readout(info, num_tokens), discard_ratio, protect_cls=info.readout == "cls")
 
 
+def discard_steps(step: float = 0.05, top: float = 0.95) -> tuple[float, ...]:
+    """The discard ratios a slider offers: 0, step, …, top."""
+    return tuple(round(i * step, 10) for i in range(int(round(top / step)) + 1))
+
+
+def rollout_variants(attn: Tensor, info: ModelInfo, fusions=FUSIONS, discards=discard_steps()) -> Tensor:
+    """`model_rollout` for every head fusion × discard ratio, (L, H, N, N) → (F, D, N).
+
+    Only the readout row is needed, so it is carried through the layers as a vector
+    (readout · Ã_L · … · Ã_1, last layer first): O(L·N²) per variant instead of O(L·N³), and each
+    fusion is computed once for all its discard ratios.
+    """
+    n = attn.shape[-1]
+    readout = model_readout(info, n).to(torch.float32)
+    out = torch.empty(len(fusions), len(discards), n)
+    for f, fusion in enumerate(fusions):
+        fused = fuse_heads(attn.float(), fusion).flatten(1)  # L, N·N
+        ranked = fused.clone()
+        if info.readout == "cls":
+            ranked[:, 0] = float("inf")  # the CLS→CLS entry is never discarded (see discard_lowest)
+        order = torch.sort(ranked, dim=1, stable=True).indices  # one sort serves every ratio
+        for d, ratio in enumerate(discards):
+            kept = fused.clone()
+            kept.scatter_(1, order[:, :int(n * n * ratio)], 0.0)  # the k smallest, ties by position
+            row = readout
+            for layer in reversed(kept.view(-1, n, n)):
+                row = row @ residual_step(layer)
+            out[f, d] = row
+    return out
+
+
 def rollout_prefixes(fused: Tensor) -> Tensor:
     """Mean-fused rollout of the layers before each layer: (L, N, N) → (L, N, N), [I, R_1, …, R_{L-1}]."""
     out = [torch.eye(fused.shape[-1], dtype=fused.dtype, device=fused.device)]

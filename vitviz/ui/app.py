@@ -15,6 +15,7 @@ import gradio as gr
 
 from vitviz.core.model import choose_default_model
 from vitviz.ui import api
+from vitviz.ui.explorer import forget_tab
 from vitviz.ui.gradio_fixes import delete_cache, guard_cache_cleanup, serve_outputs_atomically
 from vitviz.ui.page import Page
 from vitviz.ui.sections import attention, export, position, prediction, rollout, trust
@@ -50,6 +51,7 @@ def build_demo() -> gr.Blocks:
         input_section.wire(page, top, demo, start, examples)
         for section, components in parts:
             section.wire(page, components)
+        demo.unload(forget_tab)
     for block in demo.blocks.values():
         if isinstance(block, gr.Image) and block is not top["image_in"]:
             serve_outputs_atomically(block)

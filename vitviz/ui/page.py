@@ -23,7 +23,7 @@ MODELS = ModelCache()
 SESSION_ATTENTION_DTYPE = torch.float16
 # A forward pass longer than this is stopped (between blocks) so one request cannot hold a worker.
 REQUEST_TIME_LIMIT_S = 120.0
-SETTINGS = ("lang", "layer", "head", "query", "fusion", "discard", "patch")  # the controls ViewSettings reads
+SETTINGS = ("lang", "patch", "view")  # the components ViewSettings reads
 REDRAW = dict(api_visibility="private", trigger_mode="always_last", show_progress="hidden")  # no model run
 PRIVATE = dict(api_visibility="private")
 Outputs = dict  # {component name: value or gr.update(...)}, as handlers return it
@@ -38,6 +38,7 @@ class Session:
     model_key: tuple[str, bool] | None = None
     source: str = ""
     image_path: str | None = None
+    tab: str = ""  # gradio's session hash of the tab (set by Page.listen on every event)
 
 
 _REVISIONS = itertools.count(1)
@@ -48,11 +49,31 @@ def revision(kind: str) -> tuple[int, str]:
     return next(_REVISIONS), kind
 
 
-def settings(lang=None, layer=None, head=None, query=None, fusion=None, discard=None, patch=None) -> V.ViewSettings:
-    """The view settings from the controls' raw values (slider layers count from 1)."""
-    return V.ViewSettings(lang=lang or "en", layer=max(0, int(layer or 1) - 1), head=int(head or 0),
-                          patch=tuple(patch) if patch else (0, 0), query=query or "patch",
-                          fusion=fusion or "mean", discard=float(discard or 0.0))
+def settings(lang=None, patch=None, view=None) -> V.ViewSettings:
+    """The view settings from the language, the patch state and the view state (the explorers'
+    last reported selection: layer (0-based), head, query, fusion, discard)."""
+    view = view or {}
+    return V.ViewSettings(lang=lang or "en", layer=max(0, int(view.get("layer") or 0)), head=int(view.get("head") or 0),
+                          patch=tuple(patch) if patch else (0, 0), query=view.get("query") or "patch",
+                          fusion=view.get("fusion") or "mean", discard=float(view.get("discard") or 0.0))
+
+
+VIEW_KEYS = ("layer", "head", "query", "fusion", "discard")
+
+
+def view_state(s: V.ViewSettings, selection: Mapping | None = None) -> dict:
+    """The view state: `s`'s layer, head, query, fusion and discard, overridden by what an
+    explorer reported (`selection`, only known keys)."""
+    state = {key: getattr(s, key) for key in VIEW_KEYS}
+    state.update({k: v for k, v in (selection or {}).items() if k in VIEW_KEYS})
+    return state
+
+
+def explored(s: V.ViewSettings, report: Mapping) -> V.ViewSettings:
+    """`s` with an explorer's reported selection (view keys and the pinned patch) applied."""
+    selection = report.get("selection") or {}
+    patch = selection.get("patch")
+    return settings(s.lang, patch if patch else s.patch, view_state(s, selection))
 
 
 def clamp(a: vitviz.Analysis, s: V.ViewSettings) -> V.ViewSettings:
@@ -120,15 +141,12 @@ class Page:
     are built (in page order); their handlers are wired once every section exists."""
 
     lang: Any = None
-    layer: Any = None
-    head: Any = None
-    query: Any = None
-    fusion: Any = None
-    discard: Any = None
     patch: Any = None  # gr.State: [row, col] of the selected patch
+    view: Any = None  # gr.State: the explorers' selection (see `view_state`)
     session: Any = None  # gr.State: Session
     revision: Any = None  # gr.State: (counter, "all" | "texts"), set when the sections must re-draw
     patch_images: list = dataclasses.field(default_factory=list)
+    explorers: list = dataclasses.field(default_factory=list)  # gr.HTML explorers (their .select reports)
 
     def settings(self, values: Mapping) -> V.ViewSettings:
         """The one place the controls' values become a ViewSettings."""
@@ -138,23 +156,33 @@ class Page:
                event: str = "plain", **kwargs):
         """Run `handler(settings, session, *extra values)` on `triggers` (gr.on) and write the
         {name: value} it returns into `outputs` ({name: component}). event="select" passes the
-        clicked display pixel as third argument, event="progress" a gr.Progress as `progress=`."""
-        def args(values):
-            return self.settings(values), values[self.session], *(values[c] for c in extra)
+        clicked display pixel as third argument, event="explore" an explorer's report ({mode,
+        token, selection}), event="progress" a gr.Progress as `progress=`."""
+        def args(values, request):
+            sess = values[self.session]
+            tab = getattr(request, "session_hash", None) or ""
+            if sess is not None and sess.tab != tab:
+                sess = dataclasses.replace(sess, tab=tab)
+            return self.settings(values), sess, *(values[c] for c in extra)
 
         def named(result: Outputs) -> dict:
             return {outputs[name]: value for name, value in result.items()}
 
         if event == "select":
-            def fn(values: dict, evt: gr.SelectData):
-                s, sess, *rest = args(values)
+            def fn(values: dict, evt: gr.SelectData, request: gr.Request):
+                s, sess, *rest = args(values, request)
                 return named(handler(s, sess, None if evt is None else evt.index, *rest))
+        elif event == "explore":
+            def fn(values: dict, evt: gr.SelectData, request: gr.Request):
+                s, sess, *rest = args(values, request)
+                report = evt.value if evt is not None and isinstance(evt.value, dict) else {}
+                return named(handler(s, sess, report, *rest))
         elif event == "progress":
-            def fn(values: dict, progress=gr.Progress()):
-                return named(handler(*args(values), progress=progress))
+            def fn(values: dict, request: gr.Request, progress=gr.Progress()):
+                return named(handler(*args(values, request), progress=progress))
         else:
-            def fn(values: dict):
-                return named(handler(*args(values)))
+            def fn(values: dict, request: gr.Request):
+                return named(handler(*args(values, request)))
         named_fn = getattr(handler, "func", handler)  # a functools.partial names its function
         fn.__name__ = fn.__qualname__ = getattr(named_fn, "__name__", "handler")
         inputs = {getattr(self, name) for name in SETTINGS} | {self.session, *extra}

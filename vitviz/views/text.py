@@ -362,6 +362,46 @@ TEXT: dict[str, dict[str, str]] = {
                     "zh": "未选中图像块：使用完整图片（{p} 个图像块）。"},
     # ------------------------------------------------------------------ figure labels (ASCII-safe)
     "fig_depth": {"en": "Network depth (layer)", "zh": "Network depth (layer)"},
+    # ------------------------------------------------------------------ the in-browser explorer
+    "x_layer": {"en": "Layer", "zh": "层"},
+    "x_head": {"en": "Head", "zh": "注意力头"},
+    "x_query": {"en": "Query", "zh": "Query"},
+    "x_query_patch": {"en": "patch under the pointer / pinned", "zh": "指针下 / 已固定的图像块"},
+    "x_all_mean": {"en": "all heads (mean)", "zh": "所有头（平均）"},
+    "x_all_max": {"en": "all heads (max)", "zh": "所有头（最大）"},
+    "x_head_n": {"en": "head {head}", "zh": "第 {head} 个头"},
+    "x_opacity": {"en": "Overlay", "zh": "叠加强度"},
+    "x_fusion": {"en": "Head fusion", "zh": "多头融合方式"},
+    "x_discard": {"en": "Discard ratio", "zh": "丢弃比例"},
+    "x_mean": {"en": "mean", "zh": "平均"},
+    "x_max": {"en": "max", "zh": "最大"},
+    "x_min": {"en": "min", "zh": "最小"},
+    "x_full_rollout": {"en": "Back to the full rollout", "zh": "回到完整的 Rollout"},
+    "x_patch_label": {"en": "patch ({row}, {col}) = token {token}", "zh": "图像块 ({row}, {col}) = 第 {token} 个 token"},
+    "x_attention_of": {"en": "What {query} attends to in layer {layer}, {head}.",
+                       "zh": "{query} 在第 {layer} 层、{head}关注的位置。"},
+    "x_rollout_of": {"en": "Rollout ({fusion} over heads, discard {discard}).",
+                     "zh": "Rollout（多头{fusion}，丢弃 {discard}）。"},
+    "x_head_rollout_of": {"en": "Rollout through layer {layer}, head {head}.",
+                          "zh": "到第 {layer} 层第 {head} 个头为止的 Rollout。"},
+    "x_strongest": {"en": "Strongest: {patch}, {value}.", "zh": "最强：{patch}，{value}。"},
+    "x_under_pointer": {"en": "Under the pointer: {patch}, {value}.", "zh": "指针下：{patch}，{value}。"},
+    "x_mosaic": {"en": "Layer × head overview of the readout token (click a tile to choose layer and head)",
+                 "zh": "读出 token 的层 × 头总览（点击小图选择层和头）"},
+    "x_mosaic_rollout": {"en": "Rollout per head (click a tile to show it)", "zh": "每个头的 Rollout（点击小图查看）"},
+    "x_help": {"en": ("Hover (or drag on a touch screen) over a patch to see what it attends to; click to pin it "
+                      "(the views below follow); arrow keys move the pinned patch. Everything here is drawn "
+                      "in your browser from one download."),
+               "zh": ("把指针移到（触屏上拖动到）某个图像块上，查看它关注哪里；点击即可固定它（下面的图会跟着更新）；"
+                      "方向键移动已固定的图像块。这里的一切都在浏览器里绘制，只需下载一次数据。")},
+    "x_help_rollout": {"en": ("Change the fusion and the discard ratio: all 60 settings were computed once, so "
+                              "the map changes at once. Hover to read a value."),
+                       "zh": "改变融合方式和丢弃比例：60 种设置都已预先算好，所以图会立刻变化。把指针移到图上可读数值。"},
+    "x_loading": {"en": "Loading the attention data…", "zh": "正在载入注意力数据……"},
+    "x_empty": {"en": "Analyse an image to explore its attention here.", "zh": "分析一张图片后，可在这里探索它的注意力。"},
+    "x_failed": {"en": "The attention data could not be loaded; analyse the image again.",
+                 "zh": "无法载入注意力数据，请重新分析这张图片。"},
+
 }
 
 

@@ -51,11 +51,12 @@ def model_choices() -> list[str]:
 
 
 def build(page: P.Page, start, examples: list[str]) -> dict:
-    """The header, image and model column and section 1; sets page.lang/session/patch/revision."""
+    """The header, image and model column and section 1; sets page.lang/session/patch/view/revision."""
     choices = model_choices()
     if start.name not in choices:
         choices = [start.name] + choices
     page.session, page.patch, page.revision = gr.State(Session()), gr.State(None), gr.State((0, ""))
+    page.view = gr.State({})
     c: dict = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=330):
@@ -221,6 +222,16 @@ def on_patch_select(s: V.ViewSettings, sess: Session | None, index) -> Outputs:
     return {"grid_img": V.grid_image(a, s.patch), "patch_md": patch_text(a, s), "patch_state": list(s.patch)}
 
 
+def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs:
+    """The explorer pinned a patch: select it here too (other reports change nothing here)."""
+    pinned = P.explored(s, report)
+    if sess is None or sess.analysis is None or pinned.patch == s.patch:
+        return {}
+    a, pinned = sess.analysis, P.clamp(sess.analysis, pinned)
+    return {"grid_img": V.grid_image(a, pinned.patch), "patch_md": patch_text(a, pinned),
+            "patch_state": list(pinned.patch)}
+
+
 def wire(page: P.Page, c: dict, demo: gr.Blocks, start, examples: list[str]) -> None:
     outputs = {k: v for k, v in c.items() if k != "examples"}
     outputs.update(session=page.session, patch_state=page.patch, revision=page.revision)
@@ -228,6 +239,7 @@ def wire(page: P.Page, c: dict, demo: gr.Blocks, start, examples: list[str]) -> 
                 extra=(c["image_in"], c["model_dd"], c["random_cb"]), event="progress",
                 api_visibility="private", trigger_mode="always_last")
     page.listen([i.select for i in page.patch_images], on_patch_select, outputs, event="select", **P.REDRAW)
+    page.listen([e.select for e in page.explorers], on_explore, outputs, event="explore", **P.REDRAW)
     page.listen([page.lang.input], texts, outputs, api_visibility="private", show_progress="hidden")
     page.listen([demo.load], functools.partial(on_load, start=start, examples=examples), outputs,
                 extra=(c["model_dd"], c["random_cb"]), api_visibility="private")

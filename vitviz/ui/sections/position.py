@@ -43,6 +43,14 @@ def on_patch_select(s: V.ViewSettings, sess: Session | None, index) -> Outputs:
     return {} if s is None else {"pos_patch_img": V.position_patch_image(sess.analysis, s.patch)}
 
 
+def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs:
+    pinned = P.explored(s, report)
+    if sess is None or sess.analysis is None or pinned.patch == s.patch:
+        return {}
+    return {"pos_patch_img": V.position_patch_image(sess.analysis, P.clamp(sess.analysis, pinned).patch)}
+
+
 def wire(page: P.Page, c: dict) -> None:
     page.follow(c, texts, pictures)
     page.listen([i.select for i in page.patch_images], on_patch_select, c, event="select", **P.REDRAW)
+    page.listen([e.select for e in page.explorers], on_explore, c, event="explore", **P.REDRAW)

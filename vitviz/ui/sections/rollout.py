@@ -1,5 +1,5 @@
-"""Section 4: attention rollout (fusion and discard controls), per-head rollout and the
-class-specific relevance map (which runs the model once more)."""
+"""Section 4: attention rollout in the browser (every fusion × discard setting precomputed, the
+per-head rollouts) and the class-specific relevance map (which runs the model once more)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,13 +8,14 @@ import gradio as gr
 
 import vitviz
 from vitviz import CaptureTimeout, ImageError, ModelLoadError
+from vitviz.ui import explorer as E
 from vitviz.ui import page as P
 from vitviz.ui.page import Outputs, Session
 from vitviz.views import pictures as V
 from vitviz.views.text import tr
 
-LABELS = {"fusion_rd": "fusion", "discard_sl": "discard", "rollout_img": "img_rollout",
-          "head_rollout_img": "img_head_rollout", "class_dd": "relevance_class", "relevance_img": "img_relevance"}
+LABELS = {"class_dd": "relevance_class", "relevance_img": "img_relevance"}
+MODE = "rollout"
 BUTTONS = {"relevance_btn": "relevance_button"}
 FIXED = {"relevance_md": "relevance_expl"}
 
@@ -23,14 +24,7 @@ def build(page: P.Page) -> dict:
     c: dict = {}
     with P.section("rollout"):
         c["d_md"] = gr.Markdown(tr("sec_d"))
-        with gr.Row():
-            c["fusion_rd"] = gr.Radio(["mean", "max", "min"], value="mean", label=tr("fusion"), elem_id="vv-fusion")
-            c["discard_sl"] = gr.Slider(0.0, 0.95, value=0.0, step=0.05, label=tr("discard"), elem_id="vv-discard")
-        with gr.Row(equal_height=False):
-            c["rollout_img"] = gr.Image(label=tr("img_rollout"), elem_id="vv-rollout",
-                                        buttons=["download", "fullscreen"], **P.IMG)
-            c["head_rollout_img"] = gr.Image(label=tr("img_head_rollout"), elem_id="vv-head-rollout",
-                                             buttons=["download", "fullscreen"], **P.IMG)
+        c["explorer"] = E.build(MODE, "vv-rollout-explorer")
         c["relevance_md"] = gr.Markdown(tr("relevance_expl"))
         with gr.Row(equal_height=False):
             with gr.Column():
@@ -38,7 +32,7 @@ def build(page: P.Page) -> dict:
                 c["relevance_btn"] = gr.Button(tr("relevance_button"), elem_id="vv-relevance-btn")
             c["relevance_img"] = gr.Image(label=tr("img_relevance"), elem_id="vv-relevance", buttons=["download"],
                                           **P.IMG)
-    page.fusion, page.discard = c["fusion_rd"], c["discard_sl"]
+    page.explorers.append(c["explorer"])
     return c
 
 
@@ -46,23 +40,23 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
     sess, s, out, info = P.section_texts(s, sess, LABELS, BUTTONS, FIXED)
     if info is not None:
         out["d_md"] = V.rollout_text(info, s.lang)
+    out["explorer"] = E.value(MODE, s, sess.tab, sess.analysis)
     return out
 
 
 def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
     a = sess.analysis
     top = a.predictions[0].index if a.predictions else None
-    return {"rollout_img": V.rollout_image(a, s.fusion, s.discard), "head_rollout_img": V.head_rollout_image(a),
-            "class_dd": gr.update(choices=V.class_choices(a), value=top, label=tr("relevance_class", s.lang),
+    return {"class_dd": gr.update(choices=V.class_choices(a), value=top, label=tr("relevance_class", s.lang),
                                   interactive=bool(a.predictions)),
             "relevance_btn": gr.update(interactive=bool(a.predictions)), "relevance_img": V.relevance_image(a)}
 
 
-def on_rollout(s: V.ViewSettings, sess: Session | None) -> Outputs:
-    """Head fusion or discard ratio changed: re-draw the rollout overlay (no forward pass)."""
-    if sess is None or sess.analysis is None:
+def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs:
+    """The rollout explorer's fusion and discard ratio become the page's (export uses them)."""
+    if report.get("mode") != MODE:
         return {}
-    return {"rollout_img": V.rollout_image(sess.analysis, s.fusion, s.discard)}
+    return {"view": P.view_state(P.explored(s, report))}
 
 
 def on_relevance(s: V.ViewSettings, sess: Session | None, cls) -> Outputs:
@@ -86,6 +80,6 @@ def on_relevance(s: V.ViewSettings, sess: Session | None, cls) -> Outputs:
 
 def wire(page: P.Page, c: dict) -> None:
     page.follow(c, texts, pictures)
-    page.listen([c["fusion_rd"].input, c["discard_sl"].input], on_rollout, c, **P.REDRAW)
+    page.listen([c["explorer"].select], on_explore, dict(c, view=page.view), event="explore", **P.REDRAW)
     page.listen([c["relevance_btn"].click], on_relevance, dict(c, session=page.session), extra=(c["class_dd"],),
                 **P.PRIVATE)

@@ -1,0 +1,146 @@
+"""The data the in-browser attention explorer draws from (bertviz's split: a dict of numbers is
+the only link between the maths and the view, `vitviz/ui/explorer.js` draws it).
+
+Maps travel as rows of uint8 with one affine scale per row: value = lo + q · (hi − lo) / 255,
+so a decoded value is within (hi − lo) / 510 ≤ 0.2 % of the row's maximum (for the non-negative
+maps here) of the analysis' float32 value. The bytes are deflated and base64-encoded; the browser
+inflates them with its own `DecompressionStream`.
+
+Parts, each one JSON-serialisable dict:
+- `explorer_meta`: geometry, token names, the image, the colour map's LUT;
+- `readout_part`: the readout row of every layer and head (the overview; the "CLS" query);
+- `layer_part(layer)`: every query's attention in one layer (the hover view), sent per layer;
+- `rollout_part`: the rollout for 3 fusions × 20 discard ratios, and the per-head rollouts.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vitviz import render as R
+from vitviz.analysis import attention as att
+from vitviz.analysis.analyze import Analysis
+from vitviz.analysis.neuron import AnalysisCache
+from vitviz.views.text import TEXT
+
+PARTS = AnalysisCache(48)  # encoded parts per analysis: every tab asks once, the two explorers share
+
+
+@dataclass(frozen=True)
+class EncodedRows:
+    """(..., K) float rows as uint8 codes with one (lo, hi) per row."""
+
+    shape: tuple[int, ...]
+    codes: str  # base64 of the deflated uint8 codes, row-major
+    lo: list[float]
+    hi: list[float]
+
+    def to_dict(self) -> dict:
+        return {"shape": list(self.shape), "codes": self.codes, "lo": self.lo, "hi": self.hi}
+
+
+def encode_rows(values: np.ndarray) -> EncodedRows:
+    """Quantise every row (last axis) of `values` to 256 levels between its min and max."""
+    v = np.asarray(values, dtype=np.float32)
+    rows = v.reshape(-1, v.shape[-1])
+    lo = rows.min(axis=1)
+    hi = rows.max(axis=1)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    codes = np.round((rows - lo[:, None]) / span[:, None] * 255).astype(np.uint8)
+    packed = base64.b64encode(zlib.compress(codes.tobytes(), 6)).decode("ascii")
+    return EncodedRows(tuple(v.shape), packed, _floats(lo), _floats(hi))
+
+
+def decode_rows(encoded: dict) -> np.ndarray:
+    """The inverse of `encode_rows(...).to_dict()` (as the browser computes it) → float32."""
+    shape = tuple(encoded["shape"])
+    codes = np.frombuffer(zlib.decompress(base64.b64decode(encoded["codes"])), dtype=np.uint8)
+    rows = codes.reshape(-1, shape[-1]).astype(np.float32)
+    lo = np.asarray(encoded["lo"], dtype=np.float32)[:, None]
+    hi = np.asarray(encoded["hi"], dtype=np.float32)[:, None]
+    return (lo + rows * (hi - lo) / 255).reshape(shape)
+
+
+def _floats(x: np.ndarray) -> list[float]:
+    return [float(f"{v:.7g}") for v in x.tolist()]
+
+
+def image_data_url(image: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def lut_hex(cmap: str = R.MAP_CMAP) -> str:
+    """The server figures' 256-entry colour table as one hex string (6 digits per level)."""
+    return R.colormap_lut(cmap).tobytes().hex()
+
+
+def explorer_meta(a: Analysis) -> dict:
+    """What the explorer needs before any map: geometry, token names, the image and the LUT."""
+    info = a.info
+    _, h, w = info.input_size
+    return {
+        "model": info.name, "grid": list(info.grid), "patch": list(info.patch_size), "input": [h, w],
+        "depth": info.depth, "heads": info.num_heads, "tokens": info.num_tokens,
+        "prefix": list(info.prefix_names), "readout": info.readout, "image": image_data_url(a.image),
+        "lut": lut_hex(), "fusions": list(att.FUSIONS), "discards": list(att.discard_steps()),
+        "fusion": a.fusion, "discard": a.discard_ratio,
+    }
+
+
+def readout_part(a: Analysis) -> dict:
+    """The readout row of every layer and head over the patches: (L, H, P)."""
+    L, H = a.cls_attention.shape[:2]
+    return {"readout": encode_rows(a.cls_attention.reshape(L, H, -1)).to_dict()}
+
+
+def layer_part(a: Analysis, layer: int) -> dict:
+    """Every query token's attention in block `layer`: over the patch keys (H, N, P), each row on
+    its own scale, and over the prefix keys (H, N, prefix) separately, so a CLS key holding most
+    of a row does not flatten the patch map's 256 levels."""
+    rows = np.asarray(a.attention[layer], dtype=np.float32)  # H, N, N
+    p0 = a.info.num_prefix_tokens
+    part = {"layer": layer, "patches": encode_rows(rows[..., p0:]).to_dict()}
+    if p0:
+        part["prefix"] = encode_rows(rows[..., :p0]).to_dict()
+    return part
+
+
+def rollout_part(a: Analysis) -> dict:
+    """Rollout maps for every fusion × discard ratio (F, D, P) and the per-head rollouts (L, H, P)."""
+    gh, gw = a.info.grid
+    variants = att.rollout_variants(torch.from_numpy(np.asarray(a.attention)), a.info)  # F, D, N
+    maps = att.patch_columns(variants, (gh, gw)).reshape(*variants.shape[:2], -1).numpy()
+    L, H = a.head_rollout.shape[:2]
+    return {"rollout": encode_rows(maps).to_dict(), "head_rollout": encode_rows(a.head_rollout.reshape(L, H, -1)).to_dict()}
+
+
+def explorer_part(a: Analysis, name: str) -> dict:
+    """One named part ("meta", "readout", "rollout" or "layer:<l>"), computed once per analysis."""
+    if name.startswith("layer:"):
+        layer = int(name.split(":", 1)[1])
+        if not 0 <= layer < a.info.depth:
+            raise ValueError(f"layer {layer} is outside 0..{a.info.depth - 1}")
+        return PARTS.get(a, name, lambda: layer_part(a, layer))
+    builders = {"meta": explorer_meta, "readout": readout_part, "rollout": rollout_part}
+    if name not in builders:
+        raise ValueError(f"unknown explorer part {name!r}")
+    return PARTS.get(a, name, lambda: builders[name](a))
+
+
+TEXT_KEYS = ("layer", "head", "query", "query_patch", "all_mean", "all_max", "head_n", "opacity", "fusion",
+             "discard", "mean", "max", "min", "full_rollout", "patch_label", "attention_of", "rollout_of",
+             "head_rollout_of", "strongest", "under_pointer", "mosaic", "mosaic_rollout", "help", "help_rollout",
+             "loading", "empty", "failed")
+
+
+def explorer_texts(lang: str) -> dict[str, str]:
+    """The explorer's strings in `lang` ({placeholders} are filled in the browser)."""
+    return {key: TEXT[f"x_{key}"][lang if lang in TEXT[f"x_{key}"] else "en"] for key in TEXT_KEYS}
