@@ -114,7 +114,7 @@ def test_every_view_renders_for_prefix_and_readout_variants(name):
         assert fig.dtype == np.uint8 and md
     pictures = [V.grid_image(a, (0, 0)), V.strip_image(a), V.filters_image(a), V.position_all_image(a),
                 V.position_patch_image(a, (1, 2)), V.layer_heads_image(a, 0), V.overview_image(a, 1),
-                V.query_image(a, s), V.query_heads_image(a, s), V.distance_image(a, 0), V.block_stats_image(a, 0),
+                V.query_image(a, s), V.distance_image(a, 0), V.block_stats_image(a, 0),
                 V.rollout_image(a, "min", 0.3), V.head_rollout_image(a)]
     for pic in pictures:
         assert pic.ndim == 3 and pic.shape[2] == 3 and pic.dtype == np.uint8

@@ -140,8 +140,7 @@ def test_language_switch_covers_the_new_section(monkeypatch):
     lang_fn = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "texts"
                    and comps["g_md"] in f.outputs)
     assert [t[1] for t in lang_fn.targets] == ["input"] and lang_fn.targets[0][0] == page.lang._id
-    values = {page.lang: "zh", page.layer: 1, page.head: 0, page.query: "patch", page.fusion: "mean",
-              page.discard: 0.0, page.patch: [7, 7], page.session: Session()}
+    values = {page.lang: "zh", page.view: {}, page.patch: [7, 7], page.session: Session()}
     _check_trust_texts_in_chinese(lang_fn.fn(values), comps.get)
 
 

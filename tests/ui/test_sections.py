@@ -15,7 +15,7 @@ from vitviz.views import pictures as V
 MODEL = "vit_tiny_patch16_224"
 SECTIONS = {"input": input_section, "position": position, "attention": attention, "rollout": rollout,
             "prediction": prediction, "export": export, "trust": trust}
-SHARED = ("session", "patch_state", "revision")  # the page's states, written by the sections that change them
+SHARED = ("session", "patch_state", "view", "revision")  # the page's states, written by the sections that change them
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,11 @@ def sess(photo):
 
 def test_every_listener_writes_one_section(demo):
     page = demo.vitviz_page
-    states = {page.session, page.patch, page.revision}
+    states = {page.session, page.patch, page.view, page.revision}
     owners = {id(c): name for name, comps in demo.vitviz_sections.items() for c in comps.values() if c is not None}
     for fn in demo.fns.values():
         name = getattr(fn.fn, "__name__", "")
-        if name in ("load_example", "api_analyze", "api_model_info"):
+        if name in ("load_example", "api_analyze", "api_model_info", "forget_tab"):
             continue
         sections = {owners.get(id(c)) for c in fn.outputs if c not in states}
         assert len(sections) == 1 and None not in sections, (name, sections)
@@ -64,9 +64,9 @@ def test_section_handlers_name_only_their_own_components(demo, sess, lang):
     assert out["patch_state"] == [3, 4] and out["patch_md"] == input_section.patch_text(sess.analysis, s)
 
 
-def test_the_page_builds_view_settings_from_the_controls_once(demo):
+def test_the_page_builds_view_settings_from_the_language_patch_and_view_state_once(demo):
     page = demo.vitviz_page
-    raw = {page.lang: None, page.layer: 3, page.head: 2, page.query: None, page.fusion: "max", page.discard: 0.25,
+    raw = {page.lang: None, page.view: {"layer": 2, "head": 2, "fusion": "max", "discard": 0.25},
            page.patch: [5, 6], page.session: None}
     assert page.settings(raw) == V.ViewSettings(lang="en", layer=2, head=2, patch=(5, 6), query="patch",
                                                 fusion="max", discard=0.25)
@@ -77,8 +77,7 @@ def test_wired_click_handlers_get_the_clicked_pixel(demo, sess):
     page, c = demo.vitviz_page, demo.vitviz_sections["trust"]
     fn = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_whatif_select")
     f = V.display_factor(sess.analysis)
-    values = {page.lang: "en", page.layer: 1, page.head: 0, page.query: "patch", page.fusion: "mean",
-              page.discard: 0.0, page.patch: [0, 0], page.session: sess, c["whatif_state"]: [],
+    values = {page.lang: "en", page.view: {}, page.patch: [0, 0], page.session: sess, c["whatif_state"]: [],
               c["whatif_mode_rd"]: "drop"}
     out = fn(values, SimpleNamespace(index=[5 * f, 5 * f]))
     assert out[c["whatif_state"]] == [0] and "195 of 196" in out[c["whatif_status_md"]]

@@ -169,19 +169,19 @@ class Page:
             return {outputs[name]: value for name, value in result.items()}
 
         if event == "select":
-            def fn(values: dict, evt: gr.SelectData, request: gr.Request):
+            def fn(values: dict, evt: gr.SelectData, request: gr.Request = None):
                 s, sess, *rest = args(values, request)
                 return named(handler(s, sess, None if evt is None else evt.index, *rest))
         elif event == "explore":
-            def fn(values: dict, evt: gr.SelectData, request: gr.Request):
+            def fn(values: dict, evt: gr.SelectData, request: gr.Request = None):
                 s, sess, *rest = args(values, request)
                 report = evt.value if evt is not None and isinstance(evt.value, dict) else {}
                 return named(handler(s, sess, report, *rest))
         elif event == "progress":
-            def fn(values: dict, request: gr.Request, progress=gr.Progress()):
+            def fn(values: dict, request: gr.Request = None, progress=gr.Progress()):
                 return named(handler(*args(values, request), progress=progress))
         else:
-            def fn(values: dict, request: gr.Request):
+            def fn(values: dict, request: gr.Request = None):
                 return named(handler(*args(values, request)))
         named_fn = getattr(handler, "func", handler)  # a functools.partial names its function
         fn.__name__ = fn.__qualname__ = getattr(named_fn, "__name__", "handler")

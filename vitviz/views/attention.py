@@ -65,17 +65,6 @@ def query_image(a: Analysis, s: ViewSettings) -> np.ndarray:
     return R.with_colorbar(big, lo, hi, label="attention weight (over patch tokens)")
 
 
-def query_heads_image(a: Analysis, s: ViewSettings) -> np.ndarray:
-    """What the query token attends to in every head of the chosen layer; the chosen head framed."""
-    maps = a.query_attention(query_token(a, s))[s.layer]
-    H = maps.shape[0]
-    cols = head_cols(H)
-    tiles = R.map_tiles(maps, size=min(160, WIDE // cols), image=a.image)
-    frame(tiles[s.head])
-    return R.tile_grid(tiles, math.ceil(H / cols), cols,
-                       labels=[f"head {h + 1}" + (" (chosen)" if h == s.head else "") for h in range(H)])
-
-
 def distance_image(a: Analysis, layer: int | None = None) -> np.ndarray:
     """Mean attention distance of every head through the depth; `layer` (0-based) shaded if given."""
     return R.attention_distance_image(a.attention_distance, a.info.patch_size, highlight_layer=layer)

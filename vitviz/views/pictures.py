@@ -15,7 +15,7 @@ from __future__ import annotations
 from vitviz.analysis.neuron import AnalysisCache
 from vitviz.views.attention import (attention_text, block_stats_image, block_text, distance_image, distance_text,
                                     layer_heads_image, neuron_image, neuron_text, neuron_view, overview_image,
-                                    query_heads_image, query_image)
+                                    query_image)
 from vitviz.views.common import (DERIVED, WIDE, ViewSettings, default_patch, display_factor, frame,
                                  layer_head_mosaic, patch_at_display_pixel, query_token, token_label)
 from vitviz.views.inputs import filters_image, grid_image, input_text, shape_table, strip_image
@@ -32,6 +32,6 @@ __all__ = [
     "filters_image", "frame", "grid_image", "head_rollout_image", "input_text", "layer_head_mosaic",
     "layer_heads_image", "neuron_image", "neuron_text", "neuron_view", "overview_image", "patch_at_display_pixel",
     "position_all_image", "position_patch_image", "position_text", "prediction_label", "prediction_text",
-    "probabilities_label", "query_heads_image", "query_image", "query_token", "random_map", "relevance_image",
+    "probabilities_label", "query_image", "query_token", "random_map", "relevance_image",
     "rollout_image", "rollout_text", "shape_table", "strip_image", "token_label", "what_if_image",
 ]

@@ -1,0 +1,55 @@
+"""The explorer's data belong to the tab that analysed the image."""
+import gc
+
+import vitviz
+from vitviz.ui import explorer as E
+from vitviz.views.common import ViewSettings
+
+
+def test_a_token_opens_only_the_analysis_it_was_issued_for(tiny_analysis):
+    store = E.ExplorerStore()
+    token = store.register("tab-a", tiny_analysis)
+    assert store.lookup(token) is tiny_analysis
+    assert store.lookup("not-" + token) is None and store.lookup("") is None
+
+
+def test_each_tab_gets_its_own_unguessable_token(tiny_analysis):
+    store = E.ExplorerStore()
+    a, b = store.register("tab-a", tiny_analysis), store.register("tab-b", tiny_analysis)
+    assert a != b and len(a) >= 40
+    assert store.register("tab-a", tiny_analysis) == a  # the same analysis keeps its token
+
+
+def test_a_new_analysis_revokes_the_tabs_previous_token(tiny_analysis, tiny, photo):
+    store = E.ExplorerStore()
+    old = store.register("tab-a", tiny_analysis)
+    second = vitviz.analyze(tiny, photo[:, ::-1].copy())
+    new = store.register("tab-a", second)
+    assert store.lookup(old) is None and store.lookup(new) is second
+
+
+def test_a_closed_tab_or_a_dropped_analysis_leaves_nothing_to_fetch(tiny, photo):
+    store = E.ExplorerStore()
+    kept = vitviz.analyze(tiny, photo)
+    closed = store.register("tab-a", kept)
+    store.forget("tab-a")
+    assert store.lookup(closed) is None
+    dropped = store.register("tab-b", vitviz.analyze(tiny, photo))
+    gc.collect()
+    assert store.lookup(dropped) is None  # weak reference: gradio dropping the state frees the analysis
+
+
+def test_the_server_function_answers_a_valid_token_and_refuses_others(tiny_analysis, monkeypatch):
+    store = E.ExplorerStore()
+    monkeypatch.setattr(E, "STORE", store)
+    value = E.value("attention", ViewSettings(layer=3), "tab-a", tiny_analysis)
+    assert value["selection"]["layer"] == 3 and value["texts"]["layer"] == "Layer"
+    assert E.explorer_data([value["token"], "layer:3"])["layer"] == 3
+    assert E.explorer_data(["forged", "meta"]) == {"error": "stale"}
+    assert "error" in E.explorer_data([value["token"], "layer:99"])
+    assert E.explorer_data("nonsense") == {"error": "stale"}
+
+
+def test_before_an_analysis_the_explorer_gets_no_token():
+    value = E.value("rollout", ViewSettings(lang="zh"), "tab-a", None)
+    assert value["token"] is None and value["texts"]["fusion"] == "多头融合方式"
