@@ -15,6 +15,7 @@ from PIL import Image
 from vitviz.analysis import attention as att
 from vitviz.core.capture import capture
 from vitviz.analysis.embeddings import PosLocality, model_filter_components, pos_embed_similarity, pos_locality
+from vitviz.analysis.residual import LogitLens, TokenNorms, logit_lens, token_norms
 from vitviz.core.geometry import PatchGrid
 from vitviz.core.images import denormalise, load_image
 from vitviz.core.model import LoadedModel, ModelInfo
@@ -58,6 +59,7 @@ class Analysis:
     class_names: tuple[str, ...] = ()
     relevance: np.ndarray | None = None  # (gh, gw), class-specific (Chefer 2021)
     relevance_class: int | None = None
+    logit_lens: LogitLens | None = None  # the prediction after every block (None: the model has no head)
     notes: tuple[str, ...] = ()  # remarks about the input image, for the user
     version: str = ""
 
@@ -68,6 +70,11 @@ class Analysis:
     @property
     def readout(self) -> torch.Tensor:
         return att.model_readout(self.info)
+
+    @property
+    def token_norms(self) -> TokenNorms:
+        """The residual-stream norm of every token entering block 1 and after each block, (L+1, N)."""
+        return token_norms(self.tokens, self.info.num_prefix_tokens)
 
     @property
     def pos_locality(self) -> PosLocality:
@@ -181,6 +188,7 @@ def analyze(
 
     pos = cap.pos_embed  # N, C
     logits = cap.logits[0]
+    tokens = torch.cat(cap.tokens)  # L+1, N, C
     return Analysis(
         info=info,
         fusion=fusion,
@@ -196,12 +204,13 @@ def analyze(
         pos_embed=pos.numpy(),
         pos_similarity=pos_embed_similarity(pos[info.patch_grid.patch_tokens], info.grid).numpy(),
         attention_distance=torch.stack(layers.distance).numpy(),
-        tokens=torch.cat(cap.tokens).numpy(),
+        tokens=tokens.numpy(),
         gelu_near_zero=cap.gelu_near_zero[:, 0].numpy(),
         filter_components=model_filter_components(loaded.model).numpy(),
         class_names=tuple(loaded.class_names),
         relevance=relevance,
         relevance_class=cap.target_class,
+        logit_lens=logit_lens(loaded.model, tokens, info),
         notes=picture.notes,
         version=__version__,
     )
