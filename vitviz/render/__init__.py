@@ -29,7 +29,7 @@ from vitviz.render.colour import colormap_lut, display_scale, enlarge, heatmap_r
 from vitviz.render.fonts import draw_text, text_mask
 from vitviz.render.mosaic import (draw_patch_grid, filter_components_image, map_tiles, mark_patch,
                                   patch_sequence_strip, position_similarity_image, tile_grid, tile_grid_boxes)
-from vitviz.render.mpl import close_figure, figure_png, figure_rgb, line_figure, new_figure
+from vitviz.render.mpl import cjk_family, close_figure, figure_lang, figure_png, figure_rgb, line_figure, new_figure
 from vitviz.render.plot import (Axes, Canvas, LinePanel, attention_distance_image, line_panels_image, lut_colour,
                                 nice_ticks, tick_labels)
 from vitviz.render.recipes import attention_computation_image
@@ -41,8 +41,8 @@ __all__ = [
     "AXIS_COLOUR", "Axes", "BACKGROUND", "Canvas", "DISPLAY_MIN_SIDE", "DIVERGING_CMAP", "GRID_COLOUR",
     "HIGHLIGHT_COLOUR", "LinePanel", "MAP_CMAP", "PATCH_BAR", "PREFIX_BAR", "PREFIX_COLOURS", "REFERENCE_COLOUR",
     "SIGNED_CMAP", "SUPERSAMPLE", "TEXT_COLOUR", "attention_computation_image", "attention_distance_image",
-    "close_figure", "colorbar", "colormap_lut", "display_scale", "draw_patch_grid", "draw_text", "enlarge",
-    "figure_png", "figure_rgb", "filter_components_image", "heatmap_rgb", "line_figure", "line_panels_image",
+    "cjk_family", "close_figure", "colorbar", "colormap_lut", "display_scale", "draw_patch_grid", "draw_text", "enlarge",
+    "figure_lang", "figure_png", "figure_rgb", "filter_components_image", "heatmap_rgb", "line_figure", "line_panels_image",
     "lut_colour", "map_tiles", "mark_patch", "new_figure", "nice_ticks", "normalise", "overlay",
     "patch_sequence_strip", "position_similarity_image", "text_mask", "tick_labels", "tile_grid", "tile_grid_boxes",
     "upsample", "vertical_colorbar", "with_colorbar",

@@ -2,8 +2,36 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import numpy as np
+
+
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "Source Han Sans SC")
+
+
+@lru_cache(maxsize=1)
+def cjk_family() -> str | None:
+    """The first installed font family that has Chinese glyphs (Debian: fonts-noto-cjk), else None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FAMILIES if name in installed), None)
+
+
+def figure_lang(lang: str) -> str:
+    """The language figure texts can be drawn in: Chinese only with a CJK font (never tofu boxes)."""
+    return lang if lang != "zh" or cjk_family() is not None else "en"
+
+
+@lru_cache(maxsize=1)
+def _use_fonts() -> None:
+    """DejaVu Sans first (matplotlib's own, for − × ≈), the CJK font as fallback for Chinese."""
+    import matplotlib
+
+    family = cjk_family()
+    if family is not None:
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
 
 
 def new_figure(width: float, height: float, dpi: int = 100):
@@ -11,6 +39,7 @@ def new_figure(width: float, height: float, dpi: int = 100):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    _use_fonts()
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -276,7 +276,7 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "⚠️ 这个模型是随机权重：它的预测和注意力没有意义，只有形状和计算过程是真实的。",
     },
     # ------------------------------------------------------------------ f. export
-    "sec_f": {"en": "## 6 · Export", "zh": "## 6 · 导出"},
+    "sec_f": {"en": "## 8 · Export", "zh": "## 8 · 导出"},
     "expl_f": {
         "en": ("Download the figures shown above as PNG files and the whole analysis (attention of every layer "
                "and head, rollout, tokens, position embeddings, …) as a NumPy `.npz` file for your own notebook."),
@@ -285,7 +285,7 @@ TEXT: dict[str, dict[str, str]] = {
     "export_button": {"en": "Prepare downloads", "zh": "准备下载文件"},
     "export_files": {"en": "Files", "zh": "文件"},
     # ------------------------------------------------------------------ g. can we trust it?
-    "sec_g": {"en": "## 7 · Can we trust it?", "zh": "## 7 · 解释可信吗？"},
+    "sec_g": {"en": "## 9 · Can we trust it?", "zh": "## 9 · 解释可信吗？"},
     "expl_g": {
         "en": ("Many methods claim to show *where the model looked*. Here they all explain the **same class** of "
                "the same image, side by side, on the same colour scale (every map normalised to [0, 1]). "
@@ -401,6 +401,94 @@ TEXT: dict[str, dict[str, str]] = {
     "x_empty": {"en": "Analyse an image to explore its attention here.", "zh": "分析一张图片后，可在这里探索它的注意力。"},
     "x_failed": {"en": "The attention data could not be loaded; analyse the image again.",
                  "zh": "无法载入注意力数据，请重新分析这张图片。"},
+
+    # ------------------------------------------------------------------ the residual stream (logit lens, norms)
+    "sec_lens": {
+        "en": ("## 6 · The prediction forming: logit lens and token norms\n\n"
+               "After every block the residual stream already holds a guess. The **logit lens** passes the "
+               "readout token after block *l* through the model's own final LayerNorm and head, as if the "
+               "network stopped there."),
+        "zh": ("## 6 · 预测是如何形成的：Logit Lens 与 token 范数\n\n"
+               "每个 block 之后，残差流里已经有一个“猜测”。**Logit Lens** 把第 *l* 个 block 之后的读出 token "
+               "直接送进模型自己的最终 LayerNorm 和分类头，就好像网络在那里停下。"),
+    },
+    "lens_no_head": {"en": "This model has no classifier head (it outputs a {c}-dimensional feature), so there is no "
+                           "prediction to follow through the depth.",
+                     "zh": "这个模型没有分类头（输出的是 {c} 维特征），因此没有可以逐层追踪的预测。"},
+    "lens_lead": {"en": ("The final answer, **{name}**, first leads after block {block} of {depth} and keeps the lead "
+                         "(p = {p_then:.1%} there, {p_end:.1%} at the end)."),
+                  "zh": "最终答案 **{name}** 在第 {block} 个 block（共 {depth} 个）之后首次领先并一直保持（当时 p = {p_then:.1%}，最后 {p_end:.1%}）。"},
+    "lens_lead_first": {"en": ("The final answer, **{name}**, leads from block 1 of {depth} on "
+                               "(p = {p_then:.1%} after block 1, {p_end:.1%} at the end)."),
+                        "zh": "最终答案 **{name}** 从第 1 个 block（共 {depth} 个）起就一直领先（第 1 个 block 之后 p = {p_then:.1%}，最后 {p_end:.1%}）。"},
+    "lens_table_head": {"en": "| block | its top 5 (the final answer in bold) |",
+                        "zh": "| block | 该层的前 5 名（最终答案加粗） |"},
+    "lens_patches": {"en": ("After block {block}, {share:.0%} of the patch tokens, read through the head on their own, "
+                            "already say **{name}**."),
+                     "zh": "第 {block} 个 block 之后，单独经过分类头读出时，{share:.0%} 的图像块 token 已经给出 **{name}**。"},
+    "lens_layer": {"en": "After block", "zh": "第几个 block 之后"},
+    "img_lens": {"en": "Logit lens: each block's probability of the final top 5", "zh": "Logit Lens：每个 block 对最终前 5 名的概率"},
+    "img_lens_patch": {"en": "Each patch token's own reading: probability of the final answer",
+                       "zh": "每个图像块 token 单独读出的结果：最终答案的概率"},
+    "img_norms": {"en": "Patch-token norms after this block (high-norm tokens framed)",
+                  "zh": "这个 block 之后图像块 token 的范数（高范数 token 已框出）"},
+    "img_norms_depth": {"en": "Token norms through the depth", "zh": "各层的 token 范数"},
+    "norms_summary": {"en": ("After block {block}: median patch-token norm {median:.1f}; {n} token(s) above 4× that "
+                             "median: {where}."),
+                      "zh": "第 {block} 个 block 之后：图像块 token 范数的中位数为 {median:.1f}；有 {n} 个 token 超过中位数的 4 倍：{where}。"},
+    "norms_registers": {"en": ("This model has {r} register tokens: extra learned tokens with no image content. Large "
+                               "ViTs otherwise recycle low-information patches as scratch space, which shows as a few "
+                               "very high-norm patch tokens and spiky attention maps (Darcet et al., 2024, *Vision "
+                               "Transformers Need Registers*); registers take that job, so the patch tokens stay clean."),
+                        "zh": ("这个模型有 {r} 个 register token：额外学习的、不含图像内容的 token。没有它们时，大型 ViT "
+                               "会把信息量少的图像块当作“草稿纸”，表现为少数范数极高的图像块 token 和带尖刺的注意力图"
+                               "（Darcet 等，2024，*Vision Transformers Need Registers*）；register 接过了这份工作，图像块 token 就干净了。")},
+    "norms_no_registers": {"en": ("This model has no register tokens. In large trained ViTs a few background patches "
+                                  "often grow norms far above the rest (Darcet et al., 2024): the model uses them as "
+                                  "scratch space; models with registers (e.g. timm's *_reg4_* ViTs) move that job to "
+                                  "extra tokens."),
+                           "zh": ("这个模型没有 register token。在训练好的大型 ViT 中，少数背景图像块的范数常常远高于其他 token"
+                                  "（Darcet 等，2024）：模型把它们当作草稿纸；带 register 的模型（如 timm 的 *_reg4_* ViT）把这份工作交给额外的 token。")},
+    "fig_block": {"en": "block", "zh": "block"},
+    "fig_lens_title": {"en": "probability after each block (logit lens)", "zh": "每个 block 之后的概率（Logit Lens）"},
+    "fig_median_patch": {"en": "median patch token", "zh": "图像块 token 中位数"},
+    "fig_max_patch": {"en": "largest patch token", "zh": "最大的图像块 token"},
+    "fig_norms_title": {"en": "residual-stream norm ‖x‖", "zh": "残差流范数 ‖x‖"},
+    "fig_after_block": {"en": "after block (0 = input of block 1)", "zh": "第几个 block 之后（0 = 第 1 个 block 的输入）"},
+    # ------------------------------------------------------------------ ablation
+    "sec_ablation": {
+        "en": ("## 7 · Switch heads off (ablation)\n\n"
+               "Click heads in the layer × head grid to switch them off, then run the model again: their output "
+               "is replaced before the block's output projection (by zeros, or by its mean over the patch "
+               "tokens). **Head importance** switches off each head alone and measures how much the top class's "
+               "log-probability drops."),
+        "zh": ("## 7 · 关掉注意力头（消融）\n\n"
+               "在层 × 头网格中点击要关掉的头，然后重新运行模型：这些头的输出在 block 的输出投影之前被替换"
+               "（替换为 0，或替换为它在图像块 token 上的平均值）。**头的重要性**：每次只关掉一个头，"
+               "测量最高类别的对数概率下降多少。"),
+    },
+    "img_picker": {"en": "Click heads to switch them off (red = off)", "zh": "点击头即可关掉（红色 = 已关）"},
+    "ablation_mode": {"en": "Replace the head's output by", "zh": "把头的输出替换为"},
+    "ablation_mode_zero": {"en": "zeros", "zh": "0"},
+    "ablation_mode_mean": {"en": "its mean over the patches", "zh": "它在图像块上的平均值"},
+    "ablation_run": {"en": "Run with these heads off", "zh": "关掉这些头后运行"},
+    "ablation_clear": {"en": "Switch all heads back on", "zh": "重新打开所有头"},
+    "importance_run": {"en": "Head importance (every head alone off)", "zh": "头的重要性（每次只关一个头）"},
+    "img_ablated_rollout": {"en": "Rollout of the model with these heads off", "zh": "关掉这些头后模型的 Rollout"},
+    "img_importance": {"en": "Head importance: drop of the top class's log-probability", "zh": "头的重要性：最高类别对数概率的下降"},
+    "ablation_none": {"en": "No head is switched off yet: click tiles in the grid first.",
+                      "zh": "还没有关掉任何头：请先在网格中点击小图。"},
+    "ablation_picked": {"en": "Switched off: {heads}.", "zh": "已关掉：{heads}。"},
+    "ablation_head": {"en": "| all heads on | these heads off |", "zh": "| 所有头都打开 | 关掉这些头 |"},
+    "ablation_summary": {"en": ("With {heads} replaced by {mode}, **{name}** goes from {before:.1%} to {after:.1%} "
+                                "({delta:+.1%})."),
+                         "zh": "把 {heads} 替换为{mode}后，**{name}** 从 {before:.1%} 变为 {after:.1%}（{delta:+.1%}）。"},
+    "fig_importance_title": {"en": "Δ log p({name}) when one head is off", "zh": "关掉一个头时 log p({name}) 的下降"},
+    "fig_importance_bar": {"en": "drop of log-probability", "zh": "对数概率的下降"},
+    "importance_summary": {"en": ("The heads the answer needs most: {top}. Of {n} heads, {helpful} lower the top "
+                                  "class's log-probability by more than 0.05 when switched off, {harmful} raise it."),
+                           "zh": "答案最依赖的头：{top}。在 {n} 个头中，关掉后有 {helpful} 个使最高类别的对数概率下降超过 0.05，{harmful} 个使其上升。"},
+    "running_importance": {"en": "Switching off each head in turn…", "zh": "正在依次关掉每个头……"},
 
 }
 

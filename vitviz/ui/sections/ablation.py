@@ -1,0 +1,129 @@
+"""Section 7: switch attention heads off and run the model again (ablation), and head
+importance (each head alone off, batched, with a progress bar)."""
+from __future__ import annotations
+
+import gradio as gr
+import torch
+
+import vitviz
+from vitviz import CaptureTimeout, ImageError
+from vitviz.analysis.ablation import MODES, head_importance, head_mask, heads_off
+from vitviz.ui import page as P
+from vitviz.ui.page import Outputs, Session
+from vitviz.views import ablation as AV
+from vitviz.views import pictures as V
+from vitviz.views.text import tr
+
+LABELS = {"picker_img": "img_picker", "mode_rd": "ablation_mode", "ablated_img": "img_ablated_rollout",
+          "ablated_label": "label", "importance_img": "img_importance"}
+BUTTONS = {"run_btn": "ablation_run", "clear_btn": "ablation_clear", "importance_btn": "importance_run"}
+ERRORS = (ImageError, ValueError, CaptureTimeout)
+
+
+def mode_choices(lang: str) -> list[tuple[str, str]]:
+    return [(tr(f"ablation_mode_{m}", lang), m) for m in MODES]
+
+
+def build(page: P.Page) -> dict:
+    c: dict = {}
+    with P.section("ablation"):
+        c["abl_md"] = gr.Markdown(tr("sec_ablation"), elem_id="vv-ablation-md")
+        c["off_state"] = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                c["picker_img"] = gr.Image(label=tr("img_picker"), elem_id="vv-ablation-picker", **P.IMG)
+                c["picked_md"] = gr.Markdown(tr("ablation_none"), elem_id="vv-ablation-picked")
+                c["mode_rd"] = gr.Radio(mode_choices("en"), value="zero", label=tr("ablation_mode"),
+                                        elem_id="vv-ablation-mode")
+                with gr.Row():
+                    c["run_btn"] = gr.Button(tr("ablation_run"), variant="primary", elem_id="vv-ablation-run")
+                    c["clear_btn"] = gr.Button(tr("ablation_clear"), elem_id="vv-ablation-clear")
+            with gr.Column():
+                c["result_md"] = gr.Markdown("", elem_id="vv-ablation-result")
+                c["ablated_label"] = gr.Label(num_top_classes=5, label=tr("label"), elem_id="vv-ablation-label")
+                c["ablated_img"] = gr.Image(label=tr("img_ablated_rollout"), elem_id="vv-ablation-rollout", **P.IMG)
+        c["importance_btn"] = gr.Button(tr("importance_run"), elem_id="vv-importance-run")
+        with gr.Row(equal_height=False):
+            c["importance_img"] = gr.Image(label=tr("img_importance"), elem_id="vv-importance", **P.IMG)
+            c["importance_md"] = gr.Markdown("", elem_id="vv-importance-md")
+    return c
+
+
+def picked(a: vitviz.Analysis, off: set, lang: str) -> Outputs:
+    text = tr("ablation_picked", lang, heads=AV.heads_label(off)) if off else tr("ablation_none", lang)
+    return {"picker_img": AV.head_picker_image(a, off), "picked_md": text, "off_state": sorted(map(list, off))}
+
+
+def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
+    sess, s, out, info = P.section_texts(s, sess, LABELS, BUTTONS)
+    out["abl_md"] = tr("sec_ablation", s.lang)
+    out["mode_rd"] = gr.update(choices=mode_choices(s.lang), label=tr("ablation_mode", s.lang))
+    return out
+
+
+def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
+    """A new analysis: every head on again, the results of the previous image cleared."""
+    has_head = bool(sess.analysis.predictions)
+    out = picked(sess.analysis, set(), s.lang)
+    out.update({"result_md": "", "ablated_label": None, "ablated_img": None, "importance_img": None,
+                "importance_md": "", "run_btn": gr.update(interactive=has_head),
+                "importance_btn": gr.update(interactive=has_head)})
+    return out
+
+
+def _off(state) -> set[tuple[int, int]]:
+    return {(int(l), int(h)) for l, h in (state or ())}
+
+
+def on_pick(s: V.ViewSettings, sess: Session | None, index, state) -> Outputs:
+    """A click on a tile of the grid switches that head off (or on again)."""
+    if sess is None or sess.analysis is None or index is None:
+        return {}
+    head = AV.head_at_pixel(sess.analysis, index[0], index[1])
+    off = _off(state)
+    if head is not None:
+        off.symmetric_difference_update({head})
+    return picked(sess.analysis, off, s.lang)
+
+
+def on_clear(s: V.ViewSettings, sess: Session | None, state) -> Outputs:
+    return {} if sess is None or sess.analysis is None else picked(sess.analysis, set(), s.lang)
+
+
+def on_run(s: V.ViewSettings, sess: Session | None, state, mode, progress=None) -> Outputs:
+    """One more forward pass (the full analysis) with the chosen heads off."""
+    if sess is None or sess.analysis is None or sess.image_path is None:
+        return {}
+    off = _off(state)
+    if not off:
+        return {"result_md": tr("ablation_none", s.lang)}
+    a, loaded = sess.analysis, P.model_of(sess)
+    try:
+        with heads_off(loaded, head_mask(loaded, off), mode or "zero"):
+            ablated = vitviz.analyze(loaded, sess.image_path, fusion=a.fusion, discard_ratio=a.discard_ratio,
+                                     attention_dtype=P.SESSION_ATTENTION_DTYPE, time_limit=P.REQUEST_TIME_LIMIT_S)
+    except ERRORS as exc:
+        gr.Warning(str(exc))
+        return {}
+    return {"result_md": AV.ablation_text(a, ablated, off, mode or "zero", s.lang),
+            "ablated_label": V.prediction_label(ablated) or None, "ablated_img": AV.ablated_rollout_image(ablated)}
+
+
+def on_importance(s: V.ViewSettings, sess: Session | None, mode, progress=None) -> Outputs:
+    """Each head alone off → Δ log-probability of the top class, an L × H map."""
+    if sess is None or sess.analysis is None or not sess.analysis.predictions:
+        return {}
+    a, loaded = sess.analysis, P.model_of(sess)
+    report = (lambda f: progress(f, desc=tr("running_importance", s.lang))) if progress else None
+    drops = head_importance(loaded, torch.from_numpy(a.input), target=a.predictions[0].index, mode=mode or "zero",
+                            progress=report)
+    return {"importance_img": AV.importance_image(a, drops, s.lang), "importance_md": AV.importance_text(a, drops, s.lang)}
+
+
+def wire(page: P.Page, c: dict) -> None:
+    page.follow(c, texts, pictures)
+    state = (c["off_state"],)
+    page.listen([c["picker_img"].select], on_pick, c, extra=state, event="select", **P.REDRAW)
+    page.listen([c["clear_btn"].click], on_clear, c, extra=state, **P.PRIVATE)
+    page.listen([c["run_btn"].click], on_run, c, extra=(c["off_state"], c["mode_rd"]), event="progress", **P.PRIVATE)
+    page.listen([c["importance_btn"].click], on_importance, c, extra=(c["mode_rd"],), event="progress", **P.PRIVATE)
