@@ -445,10 +445,10 @@ TEXT: dict[str, dict[str, str]] = {
                                "（Darcet 等，2024，*Vision Transformers Need Registers*）；register 接过了这份工作，图像块 token 就干净了。")},
     "norms_no_registers": {"en": ("This model has no register tokens. In large trained ViTs a few background patches "
                                   "often grow norms far above the rest (Darcet et al., 2024): the model uses them as "
-                                  "scratch space; models with registers (e.g. timm's *_reg4_* ViTs) move that job to "
+                                  "scratch space; models with registers (e.g. timm's `vit_*_reg4_*` ViTs) move that job to "
                                   "extra tokens."),
                            "zh": ("这个模型没有 register token。在训练好的大型 ViT 中，少数背景图像块的范数常常远高于其他 token"
-                                  "（Darcet 等，2024）：模型把它们当作草稿纸；带 register 的模型（如 timm 的 *_reg4_* ViT）把这份工作交给额外的 token。")},
+                                  "（Darcet 等，2024）：模型把它们当作草稿纸；带 register 的模型（如 timm 的 `vit_*_reg4_*` ViT）把这份工作交给额外的 token。")},
     "fig_block": {"en": "block", "zh": "block"},
     "fig_lens_title": {"en": "probability after each block (logit lens)", "zh": "每个 block 之后的概率（Logit Lens）"},
     "fig_median_patch": {"en": "median patch token", "zh": "图像块 token 中位数"},
