@@ -5,23 +5,69 @@ into three channels. Its patch kernel is the trained one spread over 8x8-pixel b
 channels, divided by 8*8*3, so every token sees exactly what the 28-px model saw
 (tests/research/test_fashion.py proves the equality); position embeddings, blocks and head are unchanged.
 
-    python -m vitviz.research.fashion.export runs/fashion14 --out assets/models
+One command, once stage 2 has written its final.pt:
+
+    python -m vitviz.research.fashion.export --run runs/fashion14 --stage1 training/fashion7 --out assets/models
+
+writes OUT/vitviz-fashion.safetensors (float32), the card OUT/vitviz-fashion.json and .md, and the
+position-embedding figure OUT/vitviz-fashion-pos-embed.png/.gif (both stages' snapshots). Every number on
+the card is measured on the exported weights read back from the file (`metrics`): the full 10k test split
+(needs Debian's dataset-fashion-mnist) and the committed 2,000-image subset that
+tests/research/test_fashion_card.py re-measures. ``--checkpoint`` exports checkpoint.pt of an unfinished run
+(a dry run: write it to a temporary --out, not assets/models).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
 from pathlib import Path
+
+import numpy as np
 
 import torch
 from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer
 
-from . import data
-from .model import FashionConfig
+from vitviz.research.card import card_json, save_pos_embed_figure
+
+from . import card as fcard
+from . import data, metrics
+from .model import FashionConfig, build
 
 NAME = "vitviz-fashion"
 SERVED_SIZE = 224
+FIGURE_STEM = f"{NAME}-pos-embed"
+EQUIVALENCE_IMAGES = 200  # subset images on which the served and the 28-px model are compared
+DATA_SUMMARY = "Fashion-MNIST, Zalando's 28x28 greyscale pictures of clothing"
+DATA = {
+    "name": "Fashion-MNIST",
+    "description": "Zalando's 70,000 28x28 greyscale pictures of clothing, shoes and bags in 10 classes "
+                   "(Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747), read from the idx files of Debian's "
+                   "dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist).",
+    "train": "55,000 train images (the first 55,000 of the train split)",
+    "validation": "the last 5,000 train images, watched during training and never trained on",
+    "test": "the official 10,000-image test split t10k, used by nothing but this card's measurements",
+    "licence": "MIT licence, Copyright (c) 2017 Zalando SE (https://github.com/zalandoresearch/fashion-mnist)",
+    "url": "https://github.com/zalandoresearch/fashion-mnist",
+}
+NOTES = (
+    "Two stages, as for vitviz-shapes: a 7x7 grid (patch 4 px, 50 tokens) learns the task cheaply, then the "
+    "14x14 grid (patch 2 px, 197 tokens: the grid of the app's 224-px, 16-px-patch ViTs) continues from it, "
+    "with the patch kernel summed over the finer blocks and the position embeddings interpolated in 2D "
+    "(ViT paper, section 3.2; timm's resample_abs_pos_embed). Stage 1 reached validation accuracy {s1_val} "
+    "and test accuracy {s1_test} ({s1_min:.0f} min on {s1_threads} threads); validation accuracy was still "
+    "creeping up at the end of its cosine schedule (0.871, 0.875, 0.878 at steps 5000, 5500, 6000). "
+    "Stage 2 ran on one thread beside other work, {s2_rate:.2f} s per step of {s2_batch}; it was interrupted "
+    "once and resumed from the compact copy kept in training/fashion14 (checkpoint at step 2534, weights "
+    "without AdamW's moments, which restarted there); the log's steps after that checkpoint appear twice "
+    "and the card keeps the later rows. bf16 autocast (loop.py --amp) was slower than float32 on this 2-core "
+    "CPU, so both stages ran in float32. Validation accuracy was only watched (no early stopping, no "
+    "checkpoint picked by it); the test split was used by nothing but this export. The served 224-px model "
+    "is not trained again: it is the 28-px model with its patch kernel spread exactly over the enlarged RGB "
+    "input, so its numbers are the 28-px model's."
+)
 
 
 def served_model_args(config: FashionConfig) -> dict:
@@ -53,31 +99,154 @@ def pretrained_cfg() -> dict:
             "crop_pct": 1.0, "interpolation": "nearest", "num_classes": len(data.CLASS_NAMES)}
 
 
-def export(run_dir: Path, out_dir: Path, card_extra: dict | None = None) -> Path:
-    ckpt = torch.load(run_dir / "final.pt", weights_only=False)
-    config = FashionConfig(**ckpt["config"])
+def load_checkpoint(run_dir: Path, use_checkpoint: bool = False) -> dict:
+    """final.pt of a finished run; with `use_checkpoint`, its latest checkpoint.pt (an unfinished run)."""
+    path = run_dir / ("checkpoint.pt" if use_checkpoint else "final.pt")
+    if not path.exists():
+        hint = " (training not finished? --checkpoint exports checkpoint.pt)" if not use_checkpoint else ""
+        raise SystemExit(f"{path} not found{hint}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def write_weights(state: dict, config: FashionConfig, out_dir: Path) -> Path:
     model = VisionTransformer(**served_model_args(config))
-    model.load_state_dict(served_state(ckpt["model"], config))
+    model.load_state_dict(served_state(state, config))
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"{NAME}.safetensors"
-    save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(weights))
-    card = {"name": NAME, "architecture": "timm.models.vision_transformer.VisionTransformer",
+    save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(weights),
+              metadata={"format": "pt", "model": NAME})
+    return weights
+
+
+def base_card(config: FashionConfig, weights: Path, model: VisionTransformer) -> dict:
+    return {"name": NAME, "architecture": "timm.models.vision_transformer.VisionTransformer",
             "model_args": served_model_args(config), "class_names": list(data.CLASS_NAMES),
-            "pretrained_cfg": pretrained_cfg(),
+            "pretrained_cfg": pretrained_cfg(), "data_summary": DATA_SUMMARY, "data": DATA,
             "weights": {"file": weights.name, "dtype": "float32", "bytes": weights.stat().st_size,
                         "num_params": sum(p.numel() for p in model.parameters())},
-            "training_config": config.to_dict(), **(card_extra or {})}
+            "training_config": config.to_dict()}
+
+
+def _equivalence(served: VisionTransformer, state: dict, config: FashionConfig,
+                 images: np.ndarray) -> tuple[float, bool]:
+    """Largest |logit difference| between the served and the 28-px model, and whether their top rollout
+    patches agree, on `images`."""
+    small = build(config).eval()
+    small.load_state_dict(state)
+    with torch.no_grad():
+        (a, ma), (b, mb) = (metrics.predict_with_rollout(m, metrics.model_input(images, m)) for m in (served, small))
+    same = bool((metrics.top_patches(ma.numpy()) == metrics.top_patches(mb.numpy())).all())
+    return float((a - b).abs().max()), same
+
+
+def _stage1_numbers(stage1_dir: Path, test: data.Split) -> tuple[dict, dict]:
+    ck = load_checkpoint(stage1_dir)
+    model = build(FashionConfig(**ck["config"])).eval()
+    model.load_state_dict(ck["model"])
+    numbers = metrics.summarise(metrics.score_images(model, test.images), test.labels)
+    numbers["pos_embed"] = metrics.locality_record(metrics.pos_locality(model), metrics.mirror_cos(model))
+    return ck, numbers
+
+
+def measure(served: VisionTransformer, test: data.Split, subset_file: Path) -> dict:
+    """The card's evaluation: full test split and the committed subset (rows of the same run), positions."""
+    sub, idx = data.read_test_subset(subset_file)
+    if not (np.array_equal(sub.images, test.images[idx]) and np.array_equal(sub.labels, test.labels[idx])):
+        raise SystemExit(f"{subset_file} is not the t10k images it names")
+    t0 = time.time()
+    per = metrics.score_images(served, test.images)
+    seconds = time.time() - t0
+    subset = metrics.summarise(per.take(idx), test.labels[idx])
+    root = metrics.ASSETS.parent
+    subset.update(file=str(subset_file.resolve().relative_to(root)) if subset_file.resolve().is_relative_to(root)
+                  else str(subset_file), selection=data.subset_note(subset_file))
+    return {
+        "test_split": "Fashion-MNIST t10k, never seen in training",
+        "test": metrics.summarise(per, test.labels), "test_subset": subset,
+        "pos_embed": metrics.locality_record(metrics.pos_locality(served), metrics.mirror_cos(served)),
+        "garment_threshold": metrics.GARMENT_THRESHOLD,
+        "garment_definition": f"a pixel of the 28-px image is garment when its value is above "
+                              f"{metrics.GARMENT_THRESHOLD} of 255 (the black background and the faint halo of "
+                              "values 1-8 around garments are not); a patch (a 2x2-pixel block at 28 px, 16x16 px "
+                              "served) is on the garment when any of its pixels is; strict: all of them are; "
+                              "chance: the share of garment patches, the hit rate of a uniformly random patch.",
+        "rollout_definition": "argmax over patches of the readout (CLS) row of attention rollout (Abnar & Zuidema "
+                              "2020: heads fused by their mean, norm((A+I)/2) per layer, no discarding), the map "
+                              "the app shows by default.",
+        "seconds_full_test": round(seconds, 1), "threads": torch.get_num_threads(),
+    }
+
+
+def export(run_dir: Path, out_dir: Path, stage1_dir: Path | None = None, *, use_checkpoint: bool = False,
+           subset_file: Path = metrics.SUBSET_FILE, test_root: Path = data.DEBIAN_DIR,
+           figure: Path | None = None, notes: str | None = None) -> Path:
+    """Weights, measured card (.json and .md) and position figure of `run_dir` (stage 2) → the card's path."""
+    ckpt = load_checkpoint(run_dir, use_checkpoint)
+    config = FashionConfig(**ckpt["config"])
+    test = data.read_split("t10k", test_root)  # before writing anything: fail early without the test split
+    sub, _ = data.read_test_subset(subset_file)
+    weights = write_weights(ckpt["model"], config, out_dir)
+    served = metrics.load_served_weights(VisionTransformer(**served_model_args(config)), weights)  # what ships
+    card = base_card(config, weights, served)
+    card["evaluation"] = measure(served, test, subset_file)
+    diff, same_top = _equivalence(served, ckpt["model"], config, sub.images[:EQUIVALENCE_IMAGES])
+    card["evaluation"].update(served_vs_28px_max_abs_logit_diff=float(f"{diff:.3g}"),
+                              served_vs_28px_same_top_patches=same_top, served_vs_28px_images=EQUIVALENCE_IMAGES)
+    stages = [fcard.stage_record(run_dir, ckpt)]
+    runs = [run_dir]
+    s1 = None
+    if stage1_dir is not None:
+        ck1, s1 = _stage1_numbers(stage1_dir, test)
+        card["evaluation"]["stage1_test"] = s1
+        stages.insert(0, fcard.stage_record(stage1_dir, ck1))
+        runs.insert(0, stage1_dir)
+    card["training"] = {"stages": stages, "steps": sum(st["steps"] for st in stages),
+                        "training_time_s": round(sum(st["training_time_s"] for st in stages), 1),
+                        "hardware": "CPU (2 cores), no accelerator", "torch": torch.__version__}
+    stem = figure or out_dir / FIGURE_STEM
+    png, gif = save_pos_embed_figure(runs, stem)
+    rel = lambda p: os.path.relpath(p, out_dir)  # noqa: E731
+    card["figure"] = {"png": rel(png), "gif": rel(gif)}
+    export_cmd = (f"python -m vitviz.research.fashion.export --run {run_dir}"
+                  + (f" --stage1 {stage1_dir}" if stage1_dir else "") + f" --out {out_dir}"
+                  + (" --checkpoint" if use_checkpoint else ""))
+    card["reproduce"] = [st["command"] for st in stages] + [
+        export_cmd, f"python -m vitviz.research.fashion.metrics --model-dir {out_dir}",
+        f"VITVIZ_MODELS_DIR={out_dir} python -m pytest tests/research/test_fashion_card.py -q"]
+    s2 = stages[-1]
+    card["notes"] = notes or NOTES.format(
+        s1_val=fcard._pct(stages[0]["val_accuracy_last"]) if s1 else "n/a",
+        s1_test=fcard._pct(s1["accuracy"]) if s1 else "n/a",
+        s1_min=stages[0]["training_time_s"] / 60 if s1 else 0, s1_threads=stages[0]["threads"] if s1 else "?",
+        s2_rate=s2["training_time_s"] / max(1, s2["steps"]), s2_batch=s2["batch"])
     card_path = out_dir / f"{NAME}.json"
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    card_path.with_suffix(".md").write_text(fcard.card_markdown(card))
+    card_path.write_text(card_json(card))  # last: with its card the model exists for the app and the tests
     return card_path
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("run_dir", type=Path, nargs="?", help="same as --run")
+    ap.add_argument("--run", type=Path, help="stage-2 run directory (14x14 grid)")
+    ap.add_argument("--stage1", type=Path, help="stage-1 run directory (7x7 grid): its schedule, numbers, snapshots")
     ap.add_argument("--out", type=Path, default=Path("assets/models"))
+    ap.add_argument("--checkpoint", action="store_true", help="export checkpoint.pt of an unfinished run")
+    ap.add_argument("--subset", type=Path, default=metrics.SUBSET_FILE)
+    ap.add_argument("--test-root", type=Path, default=data.DEBIAN_DIR)
+    ap.add_argument("--figure", type=Path, help=f"figure stem (default OUT/{FIGURE_STEM})")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    print(export(args.run_dir, args.out))
+    run = args.run or args.run_dir
+    if run is None:
+        ap.error("give the stage-2 run directory (--run)")
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    path = export(run, args.out, args.stage1, use_checkpoint=args.checkpoint, subset_file=args.subset,
+                  test_root=args.test_root, figure=args.figure)
+    ev = json.loads(path.read_text())["evaluation"]
+    print(json.dumps({k: ev[k] for k in ("test", "test_subset", "pos_embed")}, indent=1))
+    print(f"wrote {path}, {path.with_suffix('.md')} in {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":
