@@ -3,10 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements-dev.txt
-# Browser tests drive Debian's Chromium (never a downloaded browser build).
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-        || echo "chromium could not be installed: browser tests will be skipped" >&2
+# Debian packages the tests use: Chromium for the browser tests (never a downloaded browser build),
+# a CJK font for the Chinese figures and screenshots, Fashion-MNIST for the tests on its full test split.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+        || echo "could not install ${missing[*]}: the tests that need them will be skipped" >&2
 fi
 # The layer contract of pyproject.toml ([tool.importlinter]).
 lint-imports

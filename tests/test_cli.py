@@ -21,7 +21,7 @@ def cli_run(tmp_path_factory, photo):
     d = tmp_path_factory.mktemp("cli")
     Image.fromarray(photo).save(d / "in.png")
     proc = run(str(d / "in.png"), "--model", "vit_tiny_patch16_224", "--no-pretrained",
-               "--fusion", "max", "--discard", "0.5", "--out", str(d / "out"))
+               "--fusion", "max", "--discard", "0.5", "--out", str(d / "out"), "--handout", str(d / "out" / "lesson.html"))
     return proc, d / "out"
 
 
@@ -50,6 +50,21 @@ def test_cli_npz_has_documented_keys_shapes_and_meta(cli_run):
     assert shapes["rollout"] == (14, 14) and shapes["pos_similarity"] == (196, 14, 14)
     assert shapes["attention_distance"] == (12, 3)
     assert meta["fusion"] == "max" and meta["discard_ratio"] == 0.5 and meta["patch_size"] == [16, 16]
+
+
+@pytest.mark.slow
+def test_cli_writes_the_handout_one_section_per_step_images_inlined(cli_run):
+    import re
+
+    proc, out = cli_run
+    assert proc.returncode == 0, proc.stderr
+    page = (out / "lesson.html").read_text(encoding="utf-8")
+    steps = page.count('<section class="step"')
+    assert steps == 14 and "wrote the handout (14 steps)" in proc.stdout
+    assert page.count('src="data:image/png;base64,') == steps  # every step's figure, inlined
+    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing else to fetch
+    assert "(3, 1, 3, 197, 64)" in page and "break-after: page" in page
+    assert (out / "analysis.npz").is_file() and (out / "rollout.png").is_file()  # the usual output too
 
 
 @pytest.mark.parametrize("content", [b"", b"this is text, not an image"])

@@ -18,6 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fusion", choices=("mean", "max", "min"), default="mean", help="how rollout fuses heads")
     p.add_argument("--discard", type=float, default=0.0, metavar="RATIO", help="rollout discard ratio in [0, 1)")
     p.add_argument("--out", default="vitviz-out", metavar="DIR", help="output folder (default: vitviz-out)")
+    p.add_argument("--handout", metavar="FILE.html",
+                   help="also write the lesson as one self-contained, printable HTML file (one step per page)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the handout (default: en)")
     return p
 
 
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         figures = save_figures(result, out)
         npz = result.save_npz(out / "analysis.npz")
+        handout = write_handout(result, loaded, args.handout, args.lang) if args.handout else None
     except (ImageError, ModelLoadError, OSError, ValueError) as exc:
         print(f"vitviz: error: {exc}", file=sys.stderr)
         return 1
@@ -58,4 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("this model has no classifier head: no predictions")
     print(f"wrote {len(figures)} figures and {npz.name} to {out}")
+    if handout is not None:
+        print(f"wrote the handout ({handout[1]} steps) to {handout[0]}")
     return 0
+
+
+def write_handout(result, loaded, path: str, lang: str) -> tuple[Path, int]:
+    """The lesson of `result` as one printable HTML file at `path` → (path, number of steps)."""
+    from vitviz.views.handout import handout_html
+    from vitviz.views.lesson import lesson_steps
+
+    steps = lesson_steps(result, loaded, lang)
+    info = result.info
+    subtitle = f"{info.name} · {info.input_size[1]}×{info.input_size[2]} · {info.num_tokens} tokens"
+    target = Path(path)
+    if target.parent != Path(""):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(handout_html(steps, lang, subtitle), encoding="utf-8")
+    return target, len(steps)

@@ -8,12 +8,12 @@ import pytest
 
 import vitviz
 from vitviz.ui.page import MODELS, Session
-from vitviz.ui.sections import ablation, attention, export, position, prediction, residual, rollout, trust
+from vitviz.ui.sections import ablation, attention, export, lesson, position, prediction, residual, rollout, trust
 from vitviz.ui.sections import input as input_section
 from vitviz.views import pictures as V
 
 MODEL = "vit_tiny_patch16_224"
-SECTIONS = {"input": input_section, "position": position, "attention": attention, "rollout": rollout,
+SECTIONS = {"input": input_section, "lesson": lesson, "position": position, "attention": attention, "rollout": rollout,
             "prediction": prediction, "residual": residual, "ablation": ablation, "export": export, "trust": trust}
 SHARED = ("session", "patch_state", "view", "revision")  # the page's states, written by the sections that change them
 

@@ -18,13 +18,13 @@ from vitviz.ui import api
 from vitviz.ui.explorer import forget_tab
 from vitviz.ui.gradio_fixes import delete_cache, guard_cache_cleanup, serve_outputs_atomically
 from vitviz.ui.page import Page
-from vitviz.ui.sections import ablation, attention, export, position, prediction, residual, rollout, trust
+from vitviz.ui.sections import ablation, attention, export, lesson, position, prediction, residual, rollout, trust
 from vitviz.ui.sections import input as input_section
 
 MAX_FILE_SIZE = "25mb"  # the same limit vitviz.core.images enforces
 QUEUE_SIZE = 32
 CONCURRENCY = 2
-SECTIONS = (position, attention, rollout, prediction, residual, ablation, export, trust)  # below the input section, in page order
+SECTIONS = (lesson, position, attention, rollout, prediction, residual, ablation, export, trust)  # below the input section, in page order
 
 CSS = """
 .vv-title h1 {margin-bottom: 0.2em;}
