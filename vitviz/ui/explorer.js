@@ -6,8 +6,10 @@
 (() => {
   const SYNC_IDLE_MS = 600;    // settle time before the page below follows a control change
   const CACHE_BYTES = 64 << 20; // decoded attention layers kept in the tab
+  const MOSAIC_MAX_PX = 560;    // the layer × head mosaic's largest width and height (CSS px)
   const st = { value: null, token: null, data: {}, layers: new Map(), pending: new Map(), sel: null,
-               hover: null, tile: null, alpha: 0.65, syncTimer: null, root: null, img: null };
+               hover: null, tile: null, alpha: 0.65, syncTimer: null, root: null, img: null,
+               buf: null, observer: null, width: 0 };
 
   // ------------------------------------------------------------------ data
   async function inflate(b64) {
@@ -33,19 +35,21 @@
   }
   function layerBytes() { const m = st.data.meta; return m.heads * m.tokens * (m.tokens + 1); }
   function ensureLayer(l) {
-    if (st.layers.has(l)) return Promise.resolve(st.layers.get(l));
-    if (st.pending.has(l)) return st.pending.get(l);
+    const layers = st.layers, pending = st.pending;  // this analysis' (a stale answer lands in its own)
+    if (layers.has(l)) return Promise.resolve(layers.get(l));
+    if (pending.has(l)) return pending.get(l);
     const p = fetchPart("layer:" + l).then(async (part) => {
       const L = { patches: await rows(part.patches), prefix: part.prefix ? await rows(part.prefix) : null };
-      st.layers.set(l, L);
-      const keep = Math.max(2, Math.floor(CACHE_BYTES / layerBytes()));
-      for (const key of st.layers.keys()) {
-        if (st.layers.size <= keep) break;
-        if (key !== l && key !== st.sel.layer) st.layers.delete(key);
+      layers.set(l, L);
+      // (the first layer may arrive before the meta part: nothing to evict then)
+      const keep = st.data.meta ? Math.max(2, Math.floor(CACHE_BYTES / layerBytes())) : Infinity;
+      for (const key of layers.keys()) {
+        if (layers.size <= keep) break;
+        if (key !== l && key !== st.sel.layer) layers.delete(key);
       }
       return L;
-    }).finally(() => st.pending.delete(l));
-    st.pending.set(l, p);
+    }).finally(() => pending.delete(l));
+    pending.set(l, p);
     return p;
   }
   async function prefetch(token) {  // every layer when they fit the cache, else the neighbours
@@ -73,9 +77,18 @@
     const p = st.hover || s.patch;
     return prefixCount() + p[0] * m.grid[1] + p[1];
   }
-  // The map shown now: {values (P), loading}, from what is loaded.
+  // What every draw writes into, allocated once per analysis (a hover draws up to once per frame):
+  // the map shown, one decoded row, and the grid's pixels.
+  function buffers() {
+    const P = numPatches(), [gh, gw] = st.data.meta.grid;
+    if (!st.buf || st.buf.P !== P) {
+      st.buf = { P, out: new Float32Array(P), tmp: new Float32Array(P), image: new ImageData(gw, gh) };
+    }
+    return st.buf;
+  }
+  // The map shown now: {values (P, in the shared buffer), loading}, from what is loaded.
   function currentMap() {
-    const m = st.data.meta, P = numPatches(), out = new Float32Array(P), tmp = new Float32Array(P);
+    const m = st.data.meta, { out, tmp } = buffers();
     if (st.value.mode === "rollout") {
       const R = st.data.rollout;
       if (!R) return { values: null, loading: true };
@@ -108,7 +121,7 @@
   function paintMap(canvas, values, lo, hi) {  // a (gh, gw) map into a gw × gh canvas via the LUT
     const [gh, gw] = st.data.meta.grid, ctx = canvas.getContext("2d"), C = lut();
     if (canvas.width !== gw || canvas.height !== gh) { canvas.width = gw; canvas.height = gh; }
-    const im = ctx.createImageData(gw, gh), span = hi - lo > 1e-12 ? hi - lo : 0;
+    const im = buffers().image, span = hi - lo > 1e-12 ? hi - lo : 0;
     for (let i = 0; i < values.length; i++) {
       const q = span ? Math.round(Math.min(1, Math.max(0, (values[i] - lo) / span)) * 255) : 0;
       im.data[4 * i] = C[3 * q]; im.data[4 * i + 1] = C[3 * q + 1]; im.data[4 * i + 2] = C[3 * q + 2];
@@ -125,7 +138,7 @@
   function patchLabel(p) { return fill(T("patch_label"), { row: p[0], col: p[1], token: prefixCount() + p[0] * st.data.meta.grid[1] + p[1] }); }
 
   function draw(kind) {
-    if (!st.data.meta || !st.img || !st.img.complete) return;
+    if (!st.root || !st.data.meta || !st.img || !st.img.complete) return;
     const m = st.data.meta, canvas = $(".vvx-canvas"), ctx = canvas.getContext("2d");
     const W = canvas.width, H = canvas.height, [gh, gw] = m.grid;
     ctx.imageSmoothingEnabled = true;
@@ -186,8 +199,11 @@
   function buildMosaic() {
     const m = st.data.meta, R = mosaicMaps(), c = $(".vvx-mosaic");
     if (!R) return;
-    const width = Math.min(560, (c.parentElement.clientWidth || 560));
-    const label = 26, tile = Math.max(10, Math.min(72, Math.floor((width - label) / m.heads) - 2)), pad = 2;
+    const width = Math.min(MOSAIC_MAX_PX, (c.parentElement.clientWidth || MOSAIC_MAX_PX)), label = 26, pad = 2;
+    // tiles as big as fit the width and MOSAIC_MAX_PX of height (a deep, narrow model such as
+    // 12 layers × 3 heads would otherwise stand ~900 px tall next to the 448 px view)
+    const fit = Math.min(Math.floor((width - label) / m.heads), Math.floor((MOSAIC_MAX_PX - 18) / m.depth)) - pad;
+    const tile = Math.max(10, Math.min(72, fit));
     const W = label + m.heads * (tile + pad), H = 18 + m.depth * (tile + pad);
     const base = document.createElement("canvas"); base.width = W; base.height = H;
     const ctx = base.getContext("2d"), tmp = new Float32Array(numPatches());
@@ -208,12 +224,15 @@
     st.mosaic = { base, label, tile, pad };
     c.width = W; c.height = H;
   }
-  function drawMosaicFrame() {
+  function drawMosaicFrame() {  // the base and the frame of the chosen tile, when that tile changed
     const M = st.mosaic, c = $(".vvx-mosaic");
     if (!M) return;
+    const cell = st.value.mode === "rollout" ? st.tile : [st.sel.layer, typeof st.sel.headMode === "number" ? st.sel.headMode : null];
+    const key = String(cell);
+    if (M.framed === key) return;  // a hover or a fusion change: the mosaic is as it was
+    M.framed = key;
     const ctx = c.getContext("2d"), m = st.data.meta, step = M.tile + M.pad;
     ctx.drawImage(M.base, 0, 0);
-    const cell = st.value.mode === "rollout" ? st.tile : [st.sel.layer, typeof st.sel.headMode === "number" ? st.sel.headMode : null];
     if (!cell) return;
     ctx.strokeStyle = "#ffd700"; ctx.lineWidth = 2;
     ctx.strokeRect(M.label - 1, 18 + cell[0] * step - 1, m.heads * step, M.tile + 2);
@@ -276,6 +295,7 @@
     const m = st.data.meta, mode = st.value.mode, root = document.createElement("div");
     root.className = "vvx";
     root.dataset.mode = mode;
+    root.dataset.grid = m.grid.join("x");  // "14x14" (for tests and the browser benchmark)
     root.innerHTML = `<div class="vvx-controls">${controlsHTML(mode, m)}</div>
       <div class="vvx-body"><div class="vvx-main">
         <canvas class="vvx-canvas" tabindex="0" role="img" aria-label=""></canvas>
@@ -284,7 +304,7 @@
         <p class="vvx-readout" aria-live="polite"></p><p class="vvx-help">${T(mode === "rollout" ? "help_rollout" : "help")}</p></div>
       <div class="vvx-side"><p class="vvx-mosaic-title">${T(mode === "rollout" ? "mosaic_rollout" : "mosaic")}</p>
         <canvas class="vvx-mosaic" role="img" aria-label="${T(mode === "rollout" ? "mosaic_rollout" : "mosaic")}"></canvas></div></div>`;
-    st.root = root;
+    st.root = root; st.mosaic = null;  // the new mosaic canvas is drawn by resize()
     element.replaceChildren(root);
     st.off = document.createElement("canvas");
     const bar = $(".vvx-bar-canvas"), bctx = bar.getContext("2d"), im = bctx.createImageData(256, 1), C = lut();
@@ -292,15 +312,23 @@
     bctx.putImageData(im, 0, 0);
     wire(mode);
     applySelection();
-    resize();
-    new ResizeObserver(() => resize()).observe(root);
+    resize();  // the first view, drawn before data-ready is set
+    st.width = Math.round(root.getBoundingClientRect().width);
+    if (st.observer) st.observer.disconnect();
+    // Only a new width re-lays the canvases out: the readout's line count changes the height
+    // on hover, and that must not cost a second draw.
+    st.observer = new ResizeObserver((entries) => {
+      const width = Math.round(entries[entries.length - 1].contentRect.width);
+      if (width !== st.width) { st.width = width; resize(); }
+    });
+    st.observer.observe(root);
   }
   function resize() {
     const m = st.data.meta, canvas = $(".vvx-canvas"), css = Math.min(448, canvas.parentElement.clientWidth || 448);
     const dpr = window.devicePixelRatio || 1, w = Math.round(css * dpr), h = Math.round(css * dpr * m.input[0] / m.input[1]);
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
     canvas.style.width = css + "px";
-    const width = Math.min(560, $(".vvx-side").clientWidth || 560);
+    const width = Math.min(MOSAIC_MAX_PX, $(".vvx-side").clientWidth || MOSAIC_MAX_PX);
     if (!st.mosaic || st.mosaic.width !== width) { buildMosaic(); if (st.mosaic) st.mosaic.width = width; }
     draw("resize");
   }
@@ -377,23 +405,33 @@
   async function load(v) {
     const token = v.token;
     st.token = token; st.data = {}; st.layers = new Map(); st.pending = new Map(); st.tile = null; st.hover = null;
-    st.mosaic = null; element.dataset.ready = ""; element.dataset.allLayers = "";
+    st.mosaic = null; st.buf = null; st.root = null; element.dataset.ready = ""; element.dataset.allLayers = "";
+    clearTimeout(st.syncTimer);
+    if (st.observer) st.observer.disconnect();
     st.sel = selectionFrom(v);
     element.replaceChildren(Object.assign(document.createElement("p"), { className: "vvx-empty", textContent: T("loading") }));
+    // The first view's parts are requested together, not meta first: right after an analysis the
+    // server is busy drawing every section's pictures and each answer waits behind them (~1-2 s
+    // on 2 loaded cores), so one round trip instead of two halves the time to the first view.
+    const data = st.data;  // this analysis' (a stale answer lands in its own)
+    const meta = fetchPart("meta").then((m) => {
+      data.meta = m;
+      const img = new Image(), loaded = new Promise((ok) => { img.onload = ok; img.onerror = ok; });
+      img.src = m.image;
+      return loaded.then(() => img);
+    });
+    const first = v.mode === "rollout"
+      ? fetchPart("rollout").then(async (p) => { data.rollout = { rollout: await rows(p.rollout), head: await rows(p.head_rollout) }; })
+      : Promise.all([fetchPart("readout").then(async (p) => { data.readout = await rows(p.readout); }),
+                     ensureLayer(st.sel.layer)]);
     try {
-      st.data.meta = await fetchPart("meta");
-      st.img = new Image();
-      const loaded = new Promise((ok) => { st.img.onload = ok; st.img.onerror = ok; });
-      st.img.src = st.data.meta.image;
-      const first = v.mode === "rollout"
-        ? fetchPart("rollout").then(async (p) => { st.data.rollout = { rollout: await rows(p.rollout), head: await rows(p.head_rollout) }; })
-        : Promise.all([fetchPart("readout").then(async (p) => { st.data.readout = await rows(p.readout); }),
-                       ensureLayer(st.sel.layer)]);
-      await Promise.all([first, loaded]);
+      const [img] = await Promise.all([meta, first]);
       if (token !== st.token) return;
+      st.img = img;
       build();
       element.dataset.ready = "1";
       if (v.mode === "attention") prefetch(token);
+      else element.dataset.allLayers = "1";  // the rollout part holds every layer's data
     } catch (e) {
       if (token === st.token) element.replaceChildren(Object.assign(document.createElement("p"), { className: "vvx-empty", textContent: T("failed") }));
     }
@@ -409,9 +447,8 @@
       return;
     }
     if (v.token !== st.token) { load(v); return; }
-    if (!st.root) return;  // still loading: the selection is applied when built
-    const s = selectionFrom(v);
-    st.sel.patch = s.patch;
+    st.sel.patch = selectionFrom(v).patch;
+    if (!st.root) return;  // still loading: build() draws st.sel
     if (relabel) { build(); return; }
     if (!element.contains(st.root)) element.replaceChildren(st.root);  // gradio re-rendered the template
     draw("server");
