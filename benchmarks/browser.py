@@ -1,4 +1,4 @@
-"""Benchmark the in-browser explorer (vitviz/ui/explorer.js) in headless Chromium, with real input.
+"""Benchmark the in-browser explorer (vitviz/views/explorer.js) in headless Chromium, with real input.
 
     python benchmarks/browser.py                                   # both models, writes benchmarks/browser.json
     python benchmarks/browser.py --models vitviz-shapes --out /tmp/b.json

@@ -11,36 +11,12 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
-from pathlib import Path
 
 import gradio as gr
 
 import vitviz
 from vitviz.views import explorer as X
 from vitviz.views.common import ViewSettings
-
-SCRIPT = Path(__file__).with_name("explorer.js").read_text(encoding="utf-8")
-CSS = """
-.vvx {display: flex; flex-direction: column; gap: 8px; font-size: 15px; min-width: 0; max-width: 100%;}
-.vvx-controls {display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: center;}
-.vvx-ctl {display: inline-flex; gap: 6px; align-items: center; min-width: 0; max-width: 100%;}
-.vvx-ctl select, .vvx-ctl input, .vvx button {font-size: 15px; min-height: 32px;}
-.vvx-ctl select {min-width: 0; max-width: 100%; flex: 0 1 auto; text-overflow: ellipsis;}
-.vvx-ctl input[type=range] {width: 150px; min-width: 90px; flex: 0 1 150px;}
-.vvx-ctl output {min-width: 2.2em; font-variant-numeric: tabular-nums;}
-.vvx-body {display: flex; flex-wrap: wrap; gap: 16px;}
-.vvx-main {flex: 1 1 320px; max-width: 448px; min-width: 0;}
-.vvx-side {flex: 1 1 300px; min-width: 0; max-width: 560px;}
-.vvx-canvas {display: block; width: 100%; max-width: 100%; touch-action: none; cursor: crosshair; border-radius: 4px;}
-.vvx-mosaic {display: block; max-width: 100%; height: auto; cursor: pointer;}
-.vvx-bar-canvas {display: block; width: 100%; height: 12px; image-rendering: pixelated;}
-.vvx-bar-labels {display: flex; justify-content: space-between; font-size: 13px; font-variant-numeric: tabular-nums;}
-.vvx-readout {min-height: 4.5em; margin: 4px 0; font-variant-numeric: tabular-nums;}
-.vvx-help, .vvx-mosaic-title {font-size: 14px; margin: 2px 0; opacity: 0.85;}
-.vvx :focus-visible {outline: 3px solid #1f6feb; outline-offset: 2px;}
-.vvx-empty {opacity: 0.8;}
-"""
-
 
 class ExplorerStore:
     """Unguessable tokens for the analyses tabs show: token → weak reference to the analysis.
@@ -104,7 +80,7 @@ def explorer_data(args: list) -> dict:
 
 def build(mode: str, elem_id: str) -> gr.HTML:
     """An empty explorer ("attention" or "rollout" mode)."""
-    return gr.HTML(value=empty_value(mode, "en"), html_template="", css_template=CSS, js_on_load=SCRIPT,
+    return gr.HTML(value=empty_value(mode, "en"), html_template="", css_template=X.CSS, js_on_load=X.SCRIPT,
                    server_functions=[explorer_data], elem_id=elem_id, elem_classes="vv-explorer", padding=False)
 
 

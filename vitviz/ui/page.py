@@ -166,6 +166,8 @@ class Page:
             return self.settings(values), sess, *(values[c] for c in extra)
 
         def named(result: Outputs) -> dict:
+            if not result:  # nothing to change: gradio wants at least one output named
+                return {next(iter(outputs.values())): gr.skip()}
             return {outputs[name]: value for name, value in result.items()}
 
         if event == "select":

@@ -1,5 +1,5 @@
 """The data the in-browser attention explorer draws from (bertviz's split: a dict of numbers is
-the only link between the maths and the view, `vitviz/ui/explorer.js` draws it).
+the only link between the maths and the view, `vitviz/views/explorer.js` draws it).
 
 Maps travel as rows of uint8 with one affine scale per row: value = lo + q · (hi − lo) / 255,
 so a decoded value is within (hi − lo) / 510 ≤ 0.2 % of the row's maximum (for the non-negative
@@ -18,6 +18,7 @@ import base64
 import io
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +29,29 @@ from vitviz.analysis import attention as att
 from vitviz.analysis.analyze import Analysis
 from vitviz.analysis.neuron import AnalysisCache
 from vitviz.views.text import TEXT
+
+# The drawing code (runs in the browser: gr.HTML in the app, anywidget in notebooks) and its style.
+SCRIPT = (Path(__file__).with_name("explorer.js")).read_text(encoding="utf-8")
+CSS = """
+.vvx {display: flex; flex-direction: column; gap: 8px; font-size: 15px; min-width: 0; max-width: 100%;}
+.vvx-controls {display: flex; flex-wrap: wrap; gap: 6px 18px; align-items: center;}
+.vvx-ctl {display: inline-flex; gap: 6px; align-items: center; min-width: 0; max-width: 100%;}
+.vvx-ctl select, .vvx-ctl input, .vvx button {font-size: 15px; min-height: 32px;}
+.vvx-ctl select {min-width: 0; max-width: 100%; flex: 0 1 auto; text-overflow: ellipsis;}
+.vvx-ctl input[type=range] {width: 150px; min-width: 90px; flex: 0 1 150px;}
+.vvx-ctl output {min-width: 2.2em; font-variant-numeric: tabular-nums;}
+.vvx-body {display: flex; flex-wrap: wrap; gap: 16px;}
+.vvx-main {flex: 1 1 320px; max-width: 448px; min-width: 0;}
+.vvx-side {flex: 1 1 300px; min-width: 0; max-width: 560px;}
+.vvx-canvas {display: block; width: 100%; max-width: 100%; touch-action: none; cursor: crosshair; border-radius: 4px;}
+.vvx-mosaic {display: block; max-width: 100%; height: auto; cursor: pointer;}
+.vvx-bar-canvas {display: block; width: 100%; height: 12px; image-rendering: pixelated;}
+.vvx-bar-labels {display: flex; justify-content: space-between; font-size: 13px; font-variant-numeric: tabular-nums;}
+.vvx-readout {min-height: 4.5em; margin: 4px 0; font-variant-numeric: tabular-nums;}
+.vvx-help, .vvx-mosaic-title {font-size: 14px; margin: 2px 0; opacity: 0.85;}
+.vvx :focus-visible {outline: 3px solid #1f6feb; outline-offset: 2px;}
+.vvx-empty {opacity: 0.8;}
+"""
 
 PARTS = AnalysisCache(48)  # encoded parts per analysis: every tab asks once, the two explorers share
 
