@@ -24,6 +24,7 @@ from vitviz.ui.sections import input as input_section
 MAX_FILE_SIZE = "25mb"  # the same limit vitviz.core.images enforces
 QUEUE_SIZE = 32
 CONCURRENCY = 2
+EXPLORER_SECTIONS = (attention, rollout)
 SECTIONS = (lesson, position, attention, rollout, prediction, residual, ablation, export, trust)  # below the input section, in page order
 
 CSS = """
@@ -49,7 +50,9 @@ def build_demo() -> gr.Blocks:
         parts = [(section, section.build(page)) for section in SECTIONS]
         api.build(start.name)
         input_section.wire(page, top, demo, start, examples)
-        for section, components in parts:
+        # The explorers' handlers are queued first after an analysis: they are what a user touches
+        # first, and the other sections' pictures (the lesson's above all) take longer to draw.
+        for section, components in sorted(parts, key=lambda p: p[0] not in EXPLORER_SECTIONS):
             section.wire(page, components)
         demo.unload(forget_tab)
     for block in demo.blocks.values():

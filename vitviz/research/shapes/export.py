@@ -121,7 +121,8 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
     """Write OUT/vitviz-shapes.{safetensors,json} (and copy them to --export) → the card."""
     stages = stages or []
     patch = args.patch_size
-    held_out = held_out_samples(cfg.replace(difficulty=1.0), args.final_eval_images, EVAL_SEED + 1)
+    plain = cfg.replace(difficulty=1.0, domain_random=0.0)  # the card's numbers are the plain generator's
+    held_out = held_out_samples(plain, args.final_eval_images, EVAL_SEED + 1)
     ev = accuracy_and_rollout_hits(model, held_out, patch, rollout=True)
     pl = pos_locality(model)
     sd, weights = _save_weights(model, out)
@@ -138,12 +139,14 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
                            "crop_pct": 1.0, "interpolation": "bilinear", "num_classes": len(CLASS_NAMES)},
         "weights": {"file": weights.name, "dtype": "float16", "bytes": weights.stat().st_size,
                     "num_params": sum(v.numel() for v in sd.values())},
-        "generator": {"module": "vitviz.research.shapes.generator", "config": cfg.to_dict(),
+        "generator": {"module": "vitviz.research.shapes.generator", "config": plain.to_dict(),
                       "curriculum": {"difficulty_start": args.curriculum_start,
                                      "ramp_fraction_of_steps": args.curriculum_frac},
-                      "train_data": "generate(np.random.default_rng([seed, step]), config) per image, fresh every step"},
+                      "train_data": "generate(np.random.default_rng([seed, step]), config) per image, fresh every step",
+                      **_domain_random_section(cfg)},
         "training": _training_section(args, steps_done, images_seen, elapsed, stages),
-        "evaluation": _evaluation_section(len(held_out), ev, pl, ev16, pos_locality(m16)),
+        "evaluation": {**_evaluation_section(len(held_out), ev, pl, ev16, pos_locality(m16)),
+                       **_domain_random_evaluation(m16, cfg, args)},
         "reproduce": " && ".join([st["command"] for st in stages]
                                  + [command_for(args, keep_out=bool(stages), steps_done=steps_done)]),
         "notes": args.note or RECIPE_NOTES,
@@ -157,6 +160,30 @@ def export(model, args, model_args, cfg, out: Path, steps_done, images_seen, ela
         shutil.copy(card_path, dst / card_path.name)
     print(json.dumps(card["evaluation"], indent=2), file=sys.stderr)
     return card
+
+
+def _domain_random_section(cfg) -> dict:
+    """The card's record of domain randomisation (only when the run used it)."""
+    if not cfg.domain_random:
+        return {}
+    keys = [k for k in cfg.to_dict() if k.startswith("dr_")]
+    return {"domain_random": {"module": "vitviz.research.shapes.domain_random", "share": cfg.domain_random,
+                              "settings": {k: cfg.to_dict()[k] for k in keys},
+                              "note": "this share of the training images is drawn with the domain-randomised "
+                                      "recipe (config above + domain_random), the rest with the plain generator"}}
+
+
+def _domain_random_evaluation(model, cfg, args) -> dict:
+    """Scores on domain-randomised held-out images (only when the run used them)."""
+    if not cfg.domain_random:
+        return {}
+    held_out = held_out_samples(cfg.replace(difficulty=1.0, domain_random=1.0), args.final_eval_images, EVAL_SEED + 1)
+    ev = accuracy_and_rollout_hits(model, held_out, args.patch_size, rollout=True)
+    return {"domain_random_held_out": {"images": f"{len(held_out)} domain-randomised images, "
+                                                 f"default_rng([{EVAL_SEED + 1}, i])",
+                                       "accuracy": round(ev["accuracy"], 4),
+                                       "rollout_hit_rate": round(ev["rollout_hit_rate"], 4),
+                                       "rollout_hit_rate_strict": _r(ev["rollout_hit_rate_strict"])}}
 
 
 def _r(x, nd=4):

@@ -36,6 +36,8 @@ __all__ = [
     "generate_batch",
     "effective_config",
     "patch_fractions",
+    "shape_polygon",
+    "draw_distractors",
 ]
 
 CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
@@ -66,6 +68,19 @@ class ShapesConfig:
                                      # shapes stay visible in greyscale, hue is free
     colour_randomness: float = 1.0  # 0 = grey object on opposite-polarity grey background, 1 = random colours
     difficulty: float = 1.0
+    # Domain randomisation (vitviz.research.shapes.domain_random), OFF by default: the share of
+    # images drawn with the randomised recipe (photo / noise backgrounds, any colour, outlines,
+    # aliased or supersampled edges, occluders, wider sizes); the rest use the recipe above.
+    domain_random: float = 0.0
+    dr_photo: float = 0.3           # P(background = random crop of a bundled photo, assets/examples/*.jpg)
+    dr_outline: float = 0.25        # P(stroke only) for the polygon classes (a stroked circle would be a ring)
+    dr_occlude: float = 0.3         # P(an occluder hides part of the shape; the mask is the visible part)
+    dr_aliased: float = 0.3         # P(aliased edges); otherwise 4x supersampled (anti-aliased)
+    dr_low_contrast: float = 0.25   # P(object colour close to the local background, RGB distance 30-70)
+    dr_size: tuple[float, float] = (0.22, 0.65)  # object diameter / image size
+    dr_min_rgb: float = 30.0        # otherwise: any colour at least this far (RGB distance) from the local background
+    dr_equiluminant: float = 0.0    # P(object colour of the background's luminance, |luma diff| <= 20, and RGB
+                                    # distance >= 80): hue alone tells the object from the background
 
     def replace(self, **kw) -> "ShapesConfig":
         return dataclasses.replace(self, **kw)
@@ -155,8 +170,41 @@ def _poly(cx, cy, radii, angles):
     return [(cx + r * math.cos(a), cy + r * math.sin(a)) for r, a in zip(radii, angles)]
 
 
-def _shape_mask(label: int, s: int, cx: float, cy: float, r: float, rot: float) -> np.ndarray:
-    """Boolean (s, s) mask of shape ``label`` with circumradius ``r`` at (cx, cy)."""
+def shape_polygon(label: int, cx: float, cy: float, r: float, rot: float,
+                  star_inner: float = 0.42, cross_width: float = 0.36) -> list[tuple[float, float]] | None:
+    """Vertices of polygon class ``label`` (square, triangle, star, cross) with circumradius ``r``
+    at (cx, cy); None for the round classes (circle, ring).  ``star_inner`` is the star's inner
+    radius and ``cross_width`` the cross's half arm width, both as fractions of ``r``."""
+    name = CLASS_NAMES[label]
+    if name == "square":
+        ang = [rot + math.pi / 4 + k * math.pi / 2 for k in range(4)]
+        return _poly(cx, cy, [r] * 4, ang)
+    if name == "triangle":
+        ang = [rot + k * 2 * math.pi / 3 for k in range(3)]
+        # the triangle's bounding circle is centred (equilateral)
+        return _poly(cx, cy, [r] * 3, ang)
+    if name == "star":
+        ang = [rot + k * math.pi / 5 for k in range(10)]
+        radii = [r if k % 2 == 0 else star_inner * r for k in range(10)]
+        return _poly(cx, cy, radii, ang)
+    if name == "cross":
+        w = cross_width * r  # half arm width
+        pts = [(w, r), (w, w), (r, w), (r, -w), (w, -w), (w, -r),
+               (-w, -r), (-w, -w), (-r, -w), (-r, w), (-w, w), (-w, r)]
+        # the arm tips are at distance sqrt(r^2+w^2); scale to fit the circumradius
+        k = 1.0 / math.hypot(1.0, cross_width)
+        c, sn = math.cos(rot), math.sin(rot)
+        return [(cx + k * (x * c - y * sn), cy + k * (x * sn + y * c)) for x, y in pts]
+    return None
+
+
+def _shape_mask(label: int, s: int, cx: float, cy: float, r: float, rot: float,
+                ring_inner: float = 0.55, star_inner: float = 0.42, cross_width: float = 0.36) -> np.ndarray:
+    """Boolean (s, s) mask of shape ``label`` with circumradius ``r`` at (cx, cy).
+
+    The proportions (``ring_inner``: inner/outer radius of the ring; ``star_inner``, ``cross_width``:
+    see :func:`shape_polygon`) default to the generator's fixed ones; the domain-randomised
+    recipe (:mod:`vitviz.research.shapes.domain_random`) varies them."""
     m = Image.new("L", (s, s), 0)
     d = ImageDraw.Draw(m)
     name = CLASS_NAMES[label]
@@ -164,31 +212,41 @@ def _shape_mask(label: int, s: int, cx: float, cy: float, r: float, rot: float) 
         rr = 0.92 * r
         d.ellipse([cx - rr, cy - rr, cx + rr, cy + rr], fill=255)
     elif name == "ring":
-        ro, ri = r, 0.55 * r
+        ro, ri = r, ring_inner * r
         d.ellipse([cx - ro, cy - ro, cx + ro, cy + ro], fill=255)
         d.ellipse([cx - ri, cy - ri, cx + ri, cy + ri], fill=0)
-    elif name == "square":
-        ang = [rot + math.pi / 4 + k * math.pi / 2 for k in range(4)]
-        d.polygon(_poly(cx, cy, [r] * 4, ang), fill=255)
-    elif name == "triangle":
-        ang = [rot + k * 2 * math.pi / 3 for k in range(3)]
-        # shift so the triangle's bounding circle is centred (it already is: equilateral)
-        d.polygon(_poly(cx, cy, [r] * 3, ang), fill=255)
-    elif name == "star":
-        ang = [rot + k * math.pi / 5 for k in range(10)]
-        radii = [r if k % 2 == 0 else 0.42 * r for k in range(10)]
-        d.polygon(_poly(cx, cy, radii, ang), fill=255)
-    elif name == "cross":
-        w = 0.36 * r  # half arm width
-        pts = [(w, r), (w, w), (r, w), (r, -w), (w, -w), (w, -r),
-               (-w, -r), (-w, -w), (-r, -w), (-r, w), (-w, w), (-w, r)]
-        # the arm tips are at distance sqrt(r^2+w^2); scale to fit the circumradius
-        k = 1.0 / math.hypot(1.0, 0.36)
-        c, sn = math.cos(rot), math.sin(rot)
-        d.polygon([(cx + k * (x * c - y * sn), cy + k * (x * sn + y * c)) for x, y in pts], fill=255)
+    elif name in ("square", "triangle", "star", "cross"):
+        d.polygon(shape_polygon(label, cx, cy, r, rot, star_inner, cross_width), fill=255)
     else:  # pragma: no cover
         raise ValueError(label)
     return np.asarray(m) > 127
+
+
+def draw_distractors(rng: np.random.Generator, img: np.ndarray, cfg: ShapesConfig) -> None:
+    """Thin lines and small blobs of random colours, drawn into the float (s, s, 3) ``img``."""
+    s = img.shape[0]
+    scale = s / 224.0
+    n_lines = int(rng.integers(cfg.n_lines[0], cfg.n_lines[1] + 1)) if cfg.n_lines[1] > 0 else 0
+    n_blobs = int(rng.integers(cfg.n_blobs[0], cfg.n_blobs[1] + 1)) if cfg.n_blobs[1] > 0 else 0
+    if not (n_lines or n_blobs):
+        return
+    layer = Image.new("L", (s, s), 0)  # index of distractor + 1
+    d = ImageDraw.Draw(layer)
+    colours = rng.uniform(0, 255, size=(n_lines + n_blobs + 1, 3)).astype(np.float32)
+    for i in range(n_lines):
+        x0, y0 = rng.uniform(0, s, size=2)
+        ang = rng.uniform(0, 2 * math.pi)
+        length = rng.uniform(0.3, 1.0) * s
+        x1, y1 = x0 + length * math.cos(ang), y0 + length * math.sin(ang)
+        w = int(rng.integers(cfg.line_width[0], cfg.line_width[1] + 1))
+        d.line([(x0, y0), (x1, y1)], fill=i + 1, width=max(1, int(round(w * scale))))
+    for j in range(n_blobs):
+        br = rng.uniform(cfg.blob_radius[0], cfg.blob_radius[1]) * scale
+        bx, by = rng.uniform(0, s, size=2)
+        d.ellipse([bx - br, by - br, bx + br, by + br], fill=n_lines + j + 1)
+    idx = np.asarray(layer)
+    on = idx > 0
+    img[on] = colours[idx[on] - 1]
 
 
 def _random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -198,33 +256,17 @@ def _random_colour(rng: np.random.Generator) -> np.ndarray:
 def generate(rng: np.random.Generator, config: ShapesConfig = ShapesConfig(), label: int | None = None) -> Sample:
     """Draw one sample.  ``label`` forces the class (otherwise uniform)."""
     cfg = effective_config(config)
+    # domain randomisation (off by default; no random number is drawn when it is off, so the
+    # default stream of images is unchanged)
+    if cfg.domain_random > 0 and rng.random() < cfg.domain_random:
+        from vitviz.research.shapes.domain_random import generate_domain_random
+        return generate_domain_random(rng, cfg, label)
     s = int(cfg.image_size)
     if label is None:
         label = int(rng.integers(0, len(CLASS_NAMES)))
     img = _background(rng, s, cfg.texture_strength, cfg.colour_randomness)
 
-    scale = s / 224.0
-    # distractors: thin lines
-    n_lines = int(rng.integers(cfg.n_lines[0], cfg.n_lines[1] + 1)) if cfg.n_lines[1] > 0 else 0
-    n_blobs = int(rng.integers(cfg.n_blobs[0], cfg.n_blobs[1] + 1)) if cfg.n_blobs[1] > 0 else 0
-    if n_lines or n_blobs:
-        layer = Image.new("L", (s, s), 0)  # index of distractor + 1
-        d = ImageDraw.Draw(layer)
-        colours = rng.uniform(0, 255, size=(n_lines + n_blobs + 1, 3)).astype(np.float32)
-        for i in range(n_lines):
-            x0, y0 = rng.uniform(0, s, size=2)
-            ang = rng.uniform(0, 2 * math.pi)
-            length = rng.uniform(0.3, 1.0) * s
-            x1, y1 = x0 + length * math.cos(ang), y0 + length * math.sin(ang)
-            w = int(rng.integers(cfg.line_width[0], cfg.line_width[1] + 1))
-            d.line([(x0, y0), (x1, y1)], fill=i + 1, width=max(1, int(round(w * scale))))
-        for j in range(n_blobs):
-            br = rng.uniform(cfg.blob_radius[0], cfg.blob_radius[1]) * scale
-            bx, by = rng.uniform(0, s, size=2)
-            d.ellipse([bx - br, by - br, bx + br, by + br], fill=n_lines + j + 1)
-        idx = np.asarray(layer)
-        on = idx > 0
-        img[on] = colours[idx[on] - 1]
+    draw_distractors(rng, img, cfg)
 
     # the object
     diam = rng.uniform(cfg.min_size, cfg.max_size) * s

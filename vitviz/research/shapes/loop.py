@@ -30,6 +30,7 @@ from vitviz.research.shapes.options import shapes_config_for
 
 LOG_HEADER = ["step", "images", "lr", "difficulty", "loss", "cls_loss", "token_loss", "train_acc", "elapsed_s"]
 EVAL_HEADER = ["step", "images", "accuracy", "rollout_hit_rate", "pos_neighbour_cos", "pos_far_cos", "elapsed_s"]
+EVAL_DR_HEADER = ["step", "images", "accuracy", "rollout_hit_rate", "rollout_hit_rate_strict", "elapsed_s"]
 
 
 def lr_at(step, total, base, warmup, min_lr):
@@ -139,7 +140,7 @@ def new_run(args) -> Run:
     else:
         if a.init_from:
             _init_from(run)
-        for f in ("log.csv", "eval.csv"):
+        for f in ("log.csv", "eval.csv", "eval_dr.csv"):
             (run.out / f).unlink(missing_ok=True)
         if run.snap_dir.exists():
             shutil.rmtree(run.snap_dir)
@@ -155,7 +156,10 @@ def _resume(run: Run) -> None:
     ck = torch.load(path, map_location="cpu", weights_only=False)
     run.model.load_state_dict(ck["model"])
     run.aux.load_state_dict(ck["aux"])
-    run.opt.load_state_dict(ck["opt"])
+    if "opt" in ck:
+        run.opt.load_state_dict(ck["opt"])
+    else:  # a compact copy (compact_copy: weights only) restarts AdamW's moments at this step
+        print(f"note: {path} has no optimizer state; AdamW restarts its moments", file=sys.stderr)
     run.start, run.elapsed_before, run.images_seen = ck["step"], ck["elapsed"], ck["images_seen"]
     run.stages = ck.get("stages", [])
     if ck["args"].get("steps") != run.args.steps:
@@ -163,8 +167,29 @@ def _resume(run: Run) -> None:
     print(f"resumed from {path} at step {run.start}", file=sys.stderr)
 
 
+def _init_from_export(run: Run, path: Path) -> None:
+    """A new stage from exported fp16 weights (vitviz-shapes.safetensors + its .json card): the card's
+    stages (or, without them, its own training record) become this run's earlier stages; the
+    token-labelling head is not exported, so it starts afresh."""
+    import json
+    from safetensors.torch import load_file
+    card = json.loads(path.with_suffix(".json").read_text())
+    if {**card["model_args"], "img_size": run.args.img_size} != run.model_args:
+        raise SystemExit(f"--init-from: model args differ: {card['model_args']} vs {run.model_args}")
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    run.model.load_state_dict(resample_for(run.model, state))
+    tr = card["training"]
+    run.stages = list(tr.get("stages") or [{"command": card.get("reproduce", ""), "steps": tr["steps"],
+                                            "images_seen_total": tr["images_seen"],
+                                            "training_time_total_s": tr["training_time_s"]}])
+    run.elapsed_before, run.images_seen = float(tr["training_time_s"]), int(tr["images_seen"])
+    print(f"initialised from {path} ({tr['steps']} steps; token head afresh)", file=sys.stderr)
+
+
 def _init_from(run: Run) -> None:
     """A new stage (fresh optimizer + schedule) starting from another run's weights."""
+    if str(run.args.init_from).endswith(".safetensors"):
+        return _init_from_export(run, Path(run.args.init_from))
     ck = torch.load(run.args.init_from, map_location="cpu", weights_only=False)
     if {**ck["model_args"], "img_size": run.args.img_size} != run.model_args:
         raise SystemExit(f"--init-from: model args differ: {ck['model_args']} vs {run.model_args}")
@@ -190,7 +215,8 @@ def token_loss(tok_logits: torch.Tensor, fracs: np.ndarray, y: torch.Tensor, arg
         return -(tgt * F.log_softmax(tl, -1)).sum(-1).mean()
     # "split": object/background (binary, all patches) + class (C-way) on object
     # patches only, so the class signal is not drowned by the many background patches
-    fg = F.binary_cross_entropy_with_logits(tl[..., 1:].logsumexp(-1) - tl[..., 0], (f >= 0.5).float())
+    fg_min = getattr(args, "token_fg_min_frac", 0.5)
+    fg = F.binary_cross_entropy_with_logits(tl[..., 1:].logsumexp(-1) - tl[..., 0], (f >= fg_min).float())
     on = f >= args.token_min_frac
     if on.any():
         yy = y.view(-1, 1).expand_as(f)[on]
@@ -255,13 +281,29 @@ class _Log:
         _write_csv(run.out / "log.csv", [row], LOG_HEADER)
 
 
-def _evaluate(run: Run, held_out: list, done: int, elapsed: float) -> None:
-    ev = accuracy_and_rollout_hits(run.model, held_out, run.args.patch_size, rollout=True)
+def held_out_sets(cfg, n: int) -> tuple[list, list | None]:
+    """Validation images: the plain generator's (eval.csv) and, when the run mixes in domain
+    randomisation, as many domain-randomised ones (eval_dr.csv); both from default_rng([EVAL_SEED, i])."""
+    plain = held_out_samples(cfg.replace(domain_random=0.0), n)
+    dr = held_out_samples(cfg.replace(domain_random=1.0), n) if cfg.domain_random > 0 else None
+    return plain, dr
+
+
+def _evaluate(run: Run, held_out, done: int, elapsed: float) -> None:
+    plain, dr = held_out if isinstance(held_out, tuple) else (held_out, None)
+    ev = accuracy_and_rollout_hits(run.model, plain, run.args.patch_size, rollout=True)
     pl = pos_locality(run.model)
     _write_csv(run.out / "eval.csv", [[done, run.images_seen, f"{ev['accuracy']:.4f}", f"{ev['rollout_hit_rate']:.4f}",
                                        f"{pl.neighbour_cos:.4f}", f"{pl.far_cos:.4f}", f"{elapsed:.1f}"]], EVAL_HEADER)
-    print(f"\n[eval step {done}] acc={ev['accuracy']:.3f} rollout={ev['rollout_hit_rate']:.3f} "
-          f"pos near={pl.neighbour_cos:.3f} far={pl.far_cos:.3f}", file=sys.stderr, flush=True)
+    msg = (f"\n[eval step {done}] acc={ev['accuracy']:.3f} rollout={ev['rollout_hit_rate']:.3f} "
+           f"pos near={pl.neighbour_cos:.3f} far={pl.far_cos:.3f}")
+    if dr:
+        ed = accuracy_and_rollout_hits(run.model, dr, run.args.patch_size, rollout=True)
+        _write_csv(run.out / "eval_dr.csv", [[done, run.images_seen, f"{ed['accuracy']:.4f}",
+                                              f"{ed['rollout_hit_rate']:.4f}", f"{ed['rollout_hit_rate_strict']:.4f}",
+                                              f"{elapsed:.1f}"]], EVAL_DR_HEADER)
+        msg += f" | domain-random acc={ed['accuracy']:.3f} rollout={ed['rollout_hit_rate']:.3f}"
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _progress_bar(args, start: int):
@@ -287,7 +329,7 @@ def train(args) -> dict:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     run = new_run(args)
     cfg, start = shapes_config_for(args), run.start
-    held_out = held_out_samples(cfg, args.eval_images)
+    held_out = held_out_sets(cfg, args.eval_images)
     stream = BatchStream(args.seed, start, args.steps, args.batch_size, cfg, args.patch_size,
                          args.curriculum_start, args.curriculum_frac, workers=args.workers)
     t0 = last_ckpt = time.time()

@@ -32,6 +32,15 @@ def parse_args(argv=None):
     ap.add_argument("--token-min-frac", type=float, default=0.25,
                     help="split loss: patches with at least this object fraction get the class target")
     ap.add_argument("--token-fg-weight", type=float, default=0.5)
+    ap.add_argument("--token-fg-min-frac", type=float, default=0.5,
+                    help="split loss: patches with at least this object fraction are object for the "
+                    "object/background part (lower it for thin strokes and occluded shapes)")
+    ap.add_argument("--dr", action="append", default=None, metavar="KEY=VALUE",
+                    help="override a domain-randomisation setting of ShapesConfig (dr_KEY), e.g. --dr photo=0.5")
+    ap.add_argument("--domain-random", type=float, default=0.0,
+                    help="share of training images drawn with the domain-randomised recipe "
+                    "(vitviz.research.shapes.domain_random; photo / noise backgrounds, any colour, outlines, "
+                    "aliased edges, occluders); the rest come from the plain generator (0 = off)")
     ap.add_argument("--share-head", action=argparse.BooleanOptionalAction, default=True,
                     help="patch tokens use the model's head for class logits (+ a background logit)")
     ap.add_argument("--curriculum-start", type=float, default=0.0, help="difficulty at step 0")
@@ -52,7 +61,9 @@ def parse_args(argv=None):
     ap.add_argument("--stop-at", type=int, default=0, help="stop (checkpoint + export) after this step; "
                     "the schedule still follows --steps, so --resume continues the same run")
     ap.add_argument("--init-from", default=None, help="start a new stage (fresh optimizer and schedule) from the "
-                    "weights of another run's checkpoint.pt; the card records all stages")
+                    "weights of another run's checkpoint.pt, or of an exported vitviz-shapes.safetensors (its "
+                    ".json card beside it supplies the earlier stages; the token head starts afresh); "
+                    "the card records all stages")
     ap.add_argument("--export-only", action="store_true", help="only (re-)export weights + card from OUT/checkpoint.pt")
     ap.add_argument("--tiny", action="store_true", help="tiny model/images for tests (seconds)")
     ap.add_argument("--no-progress", action="store_true")
@@ -76,7 +87,14 @@ def _description() -> str:
 
 
 def shapes_config_for(args) -> ShapesConfig:
-    return ShapesConfig(image_size=args.img_size)
+    """The generator settings a run trains on (`--domain-random` mixes in the randomised recipe)."""
+    over = {}
+    for item in getattr(args, "dr", None) or []:
+        key, value = item.split("=", 1)
+        key = "dr_" + key.removeprefix("dr_")
+        default = getattr(ShapesConfig, key)  # AttributeError: no such setting
+        over[key] = tuple(float(v) for v in value.split(",")) if isinstance(default, tuple) else float(value)
+    return ShapesConfig(image_size=args.img_size, domain_random=getattr(args, "domain_random", 0.0), **over)
 
 
 def cli_args(args, keep_out=False, steps_done=None):
@@ -96,6 +114,9 @@ def cli_args(args, keep_out=False, steps_done=None):
                 out.append("--amp" if v else "--no-amp")
             elif v:
                 out.append(flag)
+        elif isinstance(v, list):
+            for item in v:
+                out += [flag, str(item)]
         else:
             out += [flag, str(v)]
     if steps_done is not None and steps_done < args.steps:
