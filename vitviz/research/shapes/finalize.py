@@ -98,19 +98,20 @@ def _notes(card: dict, ir: dict) -> str:
     )
 
 
-def _merged_curve(base: dict, run_dir: Path) -> dict:
+def _merged_curve(base: dict, run_dirs: list[Path]) -> dict:
+    """The base card's learning curve followed by the runs' (stages after the base, in order)."""
     from vitviz.research.card import learning_curve
     offset = int(base["training"]["steps"])
-    new = learning_curve([run_dir])
+    new = learning_curve(run_dirs)  # steps counted across these runs
     old = base.get("learning_curve") or {**new, "train": [], "eval": []}
     shift = lambda rows: [[r[0] + offset, *r[1:]] for r in rows]  # noqa: E731
     return {**old, "train": old["train"] + shift(new["train"]), "eval": old["eval"] + shift(new["eval"]),
-            "eval_note": old.get("eval_note", "") + f"; from step {offset} (domain-randomised stage): 300 held-out "
+            "eval_note": old.get("eval_note", "") + f"; from step {offset} (domain-randomised stages): 300 held-out "
                                                     "images of the plain generator"}
 
 
 def finalize_card(run_dir: Path, base_card: Path, n: int = 600, seed: int = er.DEFAULT_SEED,
-                  tried: str = "") -> tuple[dict, dict]:
+                  tried: str = "", earlier: list[Path] = ()) -> tuple[dict, dict]:
     """Card of `run_dir` with the renderer's numbers (written beside the run's weights) → (card, checks)."""
     from vitviz.research.card import card_json, card_markdown
     run_dir, base_card = Path(run_dir), Path(base_card)
@@ -120,7 +121,7 @@ def finalize_card(run_dir: Path, base_card: Path, n: int = 600, seed: int = er.D
     before = er.evaluate(er.load_weights(base_card.with_suffix(".safetensors")), n, seed)
     ir = _renderer_section(after, before)
     card["evaluation"]["independent_renderer"] = ir
-    card["learning_curve"] = _merged_curve(base, run_dir)
+    card["learning_curve"] = _merged_curve(base, [*map(Path, earlier), run_dir])
     notes = base.get("notes", "")
     card["notes"] = _notes(card, ir) + (tried.strip() + " " if tried else "") + ("Earlier stages: " + notes if notes else "")
     path.write_text(card_json(card))
@@ -148,6 +149,8 @@ def main(argv=None) -> int:
     k.add_argument("--export", default=None, help="copy weights + cards here if the targets are met")
     k.add_argument("--force", action="store_true")
     k.add_argument("--tried", default="", help="what else was tried in this stage (added to the notes)")
+    k.add_argument("--earlier", nargs="*", default=[], help="run directories of the stages between the base "
+                   "and RUN, in order (their logs join the learning curve)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -155,7 +158,7 @@ def main(argv=None) -> int:
         size = compact_copy(Path(a.run), Path(a.dest), a.log and Path(a.log), a.snapshot_stride)
         print(f"wrote {a.dest} ({size / 1e6:.2f} MB)")
         return 0
-    card, checks = finalize_card(Path(a.run), Path(a.base), a.n, a.seed, a.tried)
+    card, checks = finalize_card(Path(a.run), Path(a.base), a.n, a.seed, a.tried, a.earlier)
     print(json.dumps({"independent_renderer": {k: card["evaluation"]["independent_renderer"][k]
                                                for k in ("top1", "rollout_on_shape", "rollout_near_shape")},
                       "generator_accuracy": card["evaluation"]["accuracy"], "targets_met": checks}, indent=2))
