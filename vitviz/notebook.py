@@ -7,15 +7,12 @@ messages instead of gradio's server functions.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from vitviz.analysis import analyze as _analyze
 from vitviz.analysis.analyze import Analysis
@@ -46,15 +43,10 @@ def _views() -> dict[str, tuple[str, Callable[[Analysis], np.ndarray]]]:
 DEFAULT_VIEWS = ("patches", "position", "heads", "rollout")
 
 
-def _png(image: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def show(result: Analysis, views: tuple[str, ...] = DEFAULT_VIEWS, lang: str = "en", width: int = 420) -> Shown:
     """The key views of `result` side by side (names: patches, position, heads, rollout, overview),
     with the prediction; display it in a notebook cell (or call `.html`)."""
+    from vitviz.views.explorer import image_data_url
     from vitviz.views.text import tr
 
     catalogue = _views()
@@ -67,7 +59,7 @@ def show(result: Analysis, views: tuple[str, ...] = DEFAULT_VIEWS, lang: str = "
         key, draw = catalogue[name]
         caption = tr(key, lang, gh=info.grid[0], gw=info.grid[1])
         figures.append(f'<figure style="margin:0 12px 12px 0;max-width:{width}px">'
-                       f'<img src="data:image/png;base64,{_png(draw(result))}" alt="{html.escape(caption)}" '
+                       f'<img src="{image_data_url(draw(result))}" alt="{html.escape(caption)}" '
                        f'style="width:100%;height:auto"><figcaption style="font-size:13px">'
                        f"{html.escape(caption)}</figcaption></figure>")
     top = "".join(f"<li>{html.escape(p.name)}: {p.probability:.1%}</li>" for p in result.predictions)

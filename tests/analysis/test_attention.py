@@ -13,3 +13,22 @@ def test_rollout_variants_equal_model_rollout_for_every_fusion_and_discard_ratio
         for d, ratio in enumerate(att.discard_steps()):
             expected = att.model_rollout(att.fuse_heads(attn, fusion), a.info, ratio)
             torch.testing.assert_close(variants[f, d], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_readout_row_carried_as_a_vector_equals_the_row_of_the_full_rollout_product():
+    torch.manual_seed(0)
+    fused = torch.rand(4, 10, 10).softmax(-1)
+    for readout in (att.readout_weights(10, 1, "cls"), att.readout_weights(10, 1, "avg")):
+        for ratio in (0.0, 0.3, 0.9):
+            expected = att.readout_rows(att.rollout(fused, ratio), readout)  # R = Ã_L ⋯ Ã_1, then its row
+            torch.testing.assert_close(att.readout_rollout(fused, readout, ratio), expected)
+
+
+def test_the_vector_rollout_takes_a_batch_or_a_list_of_layers():
+    torch.manual_seed(1)
+    fused = torch.rand(3, 2, 8, 8).softmax(-1)  # L, B, N, N
+    readout = att.readout_weights(8, 1, "cls")
+    batch = att.readout_rollout(fused, readout)
+    for b in range(2):
+        torch.testing.assert_close(batch[b], att.readout_rows(att.rollout(fused[:, b]), readout))
+    torch.testing.assert_close(att.readout_rollout(list(fused), readout), batch)

@@ -6,19 +6,15 @@ import numpy as np
 
 from vitviz import render as R
 from vitviz.analysis.analyze import Analysis
-from vitviz.views.attention import overview_image
-from vitviz.views.common import DERIVED, layer_head_mosaic, overlay_with_colorbar
+from vitviz.views.attention import overview_image, overview_mosaic
+from vitviz.views.common import overlay_with_colorbar
 from vitviz.views.text import tr
 
 OFF_COLOUR = np.array([200, 30, 30], dtype=np.float32)
 
 
 def _boxes(a: Analysis) -> list[tuple[int, int, int, int]]:
-    def compute():
-        mosaic, boxes = layer_head_mosaic(a.cls_attention)
-        mosaic.setflags(write=False)
-        return mosaic, boxes
-    return DERIVED.get(a, "overview", compute)[1]
+    return overview_mosaic(a)[1]
 
 
 def head_picker_image(a: Analysis, off: set[tuple[int, int]]) -> np.ndarray:

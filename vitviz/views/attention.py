@@ -33,6 +33,17 @@ def layer_heads_image(a: Analysis, layer: int) -> np.ndarray:
     return R.tile_grid(tiles, math.ceil(H / cols), cols, labels=[f"head {h + 1}" for h in range(H)])
 
 
+def overview_mosaic(a: Analysis) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """The layer × head mosaic of the readout attention (read-only) and the box of every tile,
+    drawn once per analysis."""
+    def compute():
+        mosaic, boxes = layer_head_mosaic(a.cls_attention)
+        mosaic.setflags(write=False)
+        return mosaic, boxes
+
+    return DERIVED.get(a, "overview", compute)
+
+
 def overview_image(a: Analysis, layer: int | None = None) -> np.ndarray:
     """Layer × head overview of the readout attention (each tile on its own scale).
 
@@ -40,13 +51,7 @@ def overview_image(a: Analysis, layer: int | None = None) -> np.ndarray:
     framed on a copy.
     """
     L, H = a.cls_attention.shape[:2]
-
-    def compute():
-        mosaic, boxes = layer_head_mosaic(a.cls_attention)
-        mosaic.setflags(write=False)
-        return mosaic, boxes
-
-    mosaic, boxes = DERIVED.get(a, "overview", compute)
+    mosaic, boxes = overview_mosaic(a)
     out = mosaic.copy()
     if layer is not None and 0 <= layer < L:
         for y0, x0, y1, x1 in boxes[layer * H:(layer + 1) * H]:

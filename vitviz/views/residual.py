@@ -6,7 +6,7 @@ import numpy as np
 
 from vitviz import render as R
 from vitviz.analysis.analyze import Analysis
-from vitviz.views.common import overlay_with_colorbar
+from vitviz.views.common import display_factor, overlay_with_colorbar
 from vitviz.views.text import tr
 
 TOP = 5
@@ -103,7 +103,7 @@ def norms_image(a: Analysis, layer: int, lang: str = "en") -> np.ndarray:
     patch = tn.norms[depth, p0:].reshape(a.info.grid)
     big = overlay_with_colorbar(a, patch, "token norm ‖x‖")
     flagged = tn.high_norm()[depth, p0:].reshape(a.info.grid)
-    f = R.display_scale(min(a.image.shape[:2]))
+    f = display_factor(a)
     for r, c in zip(*np.nonzero(flagged)):
         big = R.mark_patch(big, a.grid, (int(r), int(c)), f, mark=(0, 230, 255))
     return big

@@ -35,8 +35,8 @@ from timm.models.vision_transformer import VisionTransformer
 
 from vitviz.analysis import attention as att
 from vitviz.analysis import embeddings
-from vitviz.core.capture import capture
-from vitviz.core.model import ASSETS, READOUTS
+from vitviz.core.model import ASSETS
+from vitviz.research.pointing import predict_with_rollout  # noqa: F401  (export.py uses it from here)
 
 from . import data
 
@@ -78,34 +78,6 @@ def model_input(images: np.ndarray, model: VisionTransformer) -> torch.Tensor:
     x = np.repeat(np.repeat(np.asarray(images), f, 1), f, 2) if f > 1 else np.asarray(images)
     x = torch.from_numpy(data.normalise(x))  # n, 1, S, S
     return x.expand(-1, model.patch_embed.proj.in_channels, -1, -1)
-
-
-def readout_rollout_rows(fused: torch.Tensor | list[torch.Tensor], readout: torch.Tensor) -> torch.Tensor:
-    """readout · Ã_L ⋯ Ã_1 for fused maps (L, B, N, N) (or a list of L (B, N, N)) → (B, N),
-    Ã = norm((A + I) / 2).
-
-    The same numbers as `att.readout_rollout(fused, readout)` (the app's `model_rollout` without
-    discarding), as a chain of vector-matrix products from the last layer down instead of the N×N
-    product of all layers (tests/research/test_fashion_card.py checks the equality)."""
-    rows = readout.to(fused[0].dtype).expand(*fused[0].shape[:-2], -1)  # B, N
-    for layer in range(len(fused) - 1, -1, -1):
-        rows = att.readout_residual_rows(fused[layer], rows)
-    return rows
-
-
-def predict_with_rollout(model: VisionTransformer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One hooked forward pass of (B, C, H, W) → logits (B, K) and the rollout map (B, gh, gw)."""
-    fused: list[torch.Tensor] = []
-    flags = [block.attn.fused_attn for block in model.blocks]
-    try:
-        cap = capture(model, x, attention_dtype=None,
-                      on_attention=lambda _layer, probs: fused.append(att.fuse_heads(probs.float(), "mean")))
-    finally:
-        for block, flag in zip(model.blocks, flags):
-            block.attn.fused_attn = flag
-    readout = att.readout_weights(fused[0].shape[-1], model.num_prefix_tokens, READOUTS[model.global_pool])
-    rows = readout_rollout_rows(fused, readout)
-    return cap.logits, att.patch_columns(rows, tuple(model.patch_embed.grid_size))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 
 from vitviz.analysis import attention as att
 from vitviz.analysis import embeddings
-from vitviz.core.capture import capture
+from vitviz.research.pointing import predict_with_rollout
 from vitviz.research.shapes.data import to_tensor
 from vitviz.research.shapes.generator import ShapesConfig, generate, near_object_patches, patch_fractions
 
@@ -30,21 +30,8 @@ def pos_locality(model) -> embeddings.PosLocality:
 
 
 def rollout_batch(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One hooked forward of `x` (B, 3, H, W) → logits (B, K) and the CLS row of attention
-    rollout (mean over heads, no discarding) over the patch grid, (B, gh, gw).
-
-    `capture` switches the model to explicit attention; its fused flags are restored after.
-    """
-    fused_flags = [block.attn.fused_attn for block in model.blocks]
-    try:
-        cap = capture(model, x)
-    finally:
-        for block, flag in zip(model.blocks, fused_flags):
-            block.attn.fused_attn = flag
-    fused = att.fuse_heads(torch.stack(cap.attention), "mean")  # L, B, N, N
-    readout = att.readout_weights(fused.shape[-1], model.num_prefix_tokens, "cls")
-    rows = att.readout_rollout(fused, readout)  # B, N
-    return cap.logits, att.patch_columns(rows, tuple(model.patch_embed.grid_size))
+    """Logits (B, K) and the rollout map (B, gh, gw) of `x` (B, 3, H, W): `predict_with_rollout`."""
+    return predict_with_rollout(model, x)
 
 
 @torch.no_grad()
