@@ -260,7 +260,9 @@ class Bench:
                 "neuron_image_ms": round(m["neuron"] - m["set"], 1)}
 
     def payload(self) -> dict:
-        """Bytes of the explorer's data responses (JSON bodies) since `responses` was cleared, by part."""
+        """Bytes of the explorer's data by part since `responses` was cleared: the first view's parts
+        that came inside the value with the analysis (JSON characters, as the explorer measured
+        them), then the data responses it fetched (JSON bodies)."""
         sizes: dict[tuple[int, str], int] = {}
         for r in self.responses:
             body = json.loads(r.request.post_data or "{}")
@@ -268,11 +270,17 @@ class Bench:
         attention_id = min(c for c, _ in sizes)  # the attention explorer is built first
         att = {part: n for (c, part), n in sizes.items() if c == attention_id}
         roll = {part: n for (c, part), n in sizes.items() if c != attention_id}
+        inline = self.page.evaluate("""() => ['vv-explorer', 'vv-rollout-explorer'].map((id) =>
+            JSON.parse(document.querySelector('#' + id + ' .vvx').parentElement.dataset.inlineSizes || '{}'))""")
+        att.update(inline[0])
+        roll.update(inline[1])
         layers = [n for part, n in att.items() if part.startswith("layer:")]
-        return {"attention_first": att["meta"] + att["readout"] + att["layer:0"], "meta": att["meta"],
+        first = [p for p in att if p in ("meta", "readout")] + [min(p for p in att if p.startswith("layer:"))]
+        return {"attention_first": sum(att[p] for p in first), "meta": att["meta"],
                 "readout": att["readout"], "layer_mean": round(statistics.fmean(layers)), "layer_max": max(layers),
                 "layers": len(layers), "rollout_first": roll["meta"] + roll["rollout"], "rollout": roll["rollout"],
-                "total": sum(sizes.values())}
+                "inline": sorted(inline[0]) + sorted(inline[1]),
+                "total": sum(att.values()) + sum(roll.values())}
 
     def heap(self) -> dict:
         """The tab's JS heap (CDP Runtime.getHeapUsage) as it is and after a full GC, in MiB."""

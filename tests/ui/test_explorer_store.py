@@ -53,3 +53,13 @@ def test_the_server_function_answers_a_valid_token_and_refuses_others(tiny_analy
 def test_before_an_analysis_the_explorer_gets_no_token():
     value = E.value("rollout", ViewSettings(lang="zh"), "tab-a", None)
     assert value["token"] is None and value["texts"]["fusion"] == "多头融合方式"
+
+
+def test_with_a_new_analysis_the_value_brings_the_first_views_parts(tiny_analysis, monkeypatch):
+    monkeypatch.setattr(E, "STORE", E.ExplorerStore())
+    att = E.value("attention", ViewSettings(layer=2), "tab-a", tiny_analysis, inline=True)
+    assert sorted(att["inline"]) == ["layer:2", "meta", "readout"]
+    assert att["inline"]["layer:2"] == E.explorer_data([att["token"], "layer:2"])  # what a fetch would bring
+    roll = E.value("rollout", ViewSettings(), "tab-a", tiny_analysis, inline=True)
+    assert sorted(roll["inline"]) == ["meta", "rollout"] and roll["token"] == att["token"]
+    assert "inline" not in E.value("attention", ViewSettings(), "tab-a", tiny_analysis)  # later values stay small

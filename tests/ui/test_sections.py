@@ -45,7 +45,9 @@ def test_every_listener_writes_one_section(demo):
         name = getattr(fn.fn, "__name__", "")
         if name in ("load_example", "api_analyze", "api_model_info", "forget_tab"):
             continue
-        sections = {owners.get(id(c)) for c in fn.outputs if c not in states}
+        # the one exception: a new analysis brings the explorers their first view with its answer
+        shared = states | set(page.explorers.values()) if name == "run" else states
+        sections = {owners.get(id(c)) for c in fn.outputs if c not in shared}
         assert len(sections) == 1 and None not in sections, (name, sections)
     assert len([f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "texts"]) == len(SECTIONS)
 
@@ -104,3 +106,39 @@ def test_run_analyses_once_and_bumps_the_revision(sess, photo, tmp_path):
     assert again["revision"][0] > out["revision"][0]
     # no image yet, same model: only the status changes, the sections are not re-drawn
     assert set(input_section.run(s, Session(model_key=(MODEL, False)), None, MODEL, True)) == {"status_md"}
+
+
+def test_a_new_analysis_answers_with_both_explorers_first_view(photo, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    out = input_section.run(V.ViewSettings(), Session(tab="tab-run"), str(path), MODEL, True)
+    att, roll = out["explorer:attention"], out["explorer:rollout"]
+    assert att["token"] and att["token"] == roll["token"]
+    assert {"meta", "readout"} <= set(att["inline"]) and {"meta", "rollout"} == set(roll["inline"])
+    assert out["session"].tab == "tab-run"
+
+
+def test_a_tab_asking_twice_for_the_same_image_and_model_runs_the_model_once(photo, tmp_path):
+    """gradio reports one upload as two changes; both may start before either has answered."""
+    from PIL import Image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    s = V.ViewSettings()
+    first = input_section.run(s, Session(tab="tab-twice"), str(path), MODEL, True)
+    assert first["session"].analysis is not None
+    assert input_section.run(s, Session(tab="tab-twice"), str(path), MODEL, True) == {}
+    assert input_section.run(s, Session(tab="other-tab"), str(path), MODEL, True)["session"].analysis is not None
+    other = tmp_path / "flipped.png"
+    Image.fromarray(photo[:, ::-1].copy()).save(other)
+    assert input_section.run(s, first["session"], str(other), MODEL, True)["session"].analysis is not None
+
+
+def test_a_failed_run_can_be_tried_again(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    s, sess = V.ViewSettings(), Session(tab="tab-retry", model_key=(MODEL, False))
+    assert "status_md" in input_section.run(s, sess, str(broken), MODEL, True)
+    assert "status_md" in input_section.run(s, sess, str(broken), MODEL, True)  # not skipped: tried again

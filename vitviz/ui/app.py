@@ -55,6 +55,7 @@ def build_demo() -> gr.Blocks:
         for section, components in sorted(parts, key=lambda p: p[0] not in EXPLORER_SECTIONS):
             section.wire(page, components)
         demo.unload(forget_tab)
+        demo.unload(input_section.forget_tab)
     for block in demo.blocks.values():
         if isinstance(block, gr.Image) and block is not top["image_in"]:
             serve_outputs_atomically(block)

@@ -1,8 +1,11 @@
 """The explorer component: a `gr.HTML` whose script (`explorer.js`) draws attention and rollout
 in the browser, and the server function it fetches its data through.
 
-The component's value is small: {mode, token, texts, selection}. The maps (vitviz.views.explorer)
-are fetched by the browser with `server.explorer_data(token, part)`. The token is random (256
+The component's value is {mode, token, texts, selection} and, when it comes with the analysis
+itself, `inline`: the parts the first view needs (`vitviz.views.explorer.first_parts`), so the
+explorer draws as soon as the analysis' answer lands instead of queueing behind the other
+sections' pictures. Every other part (the remaining layers) the browser fetches with
+`server.explorer_data(token, part)`. The token is random (256
 bits), sent only to the tab that owns the analysis, and revoked when that tab analyses another
 image; the registry holds weak references, so when gradio drops a tab's state its analysis goes.
 """
@@ -63,6 +66,7 @@ class ExplorerStore:
 
 
 STORE = ExplorerStore()
+MODES = ("attention", "rollout")
 
 
 def explorer_data(args: list) -> dict:
@@ -88,14 +92,18 @@ def empty_value(mode: str, lang: str) -> dict:
     return {"mode": mode, "token": None, "texts": X.explorer_texts(lang), "selection": {}}
 
 
-def value(mode: str, s: ViewSettings, tab: str, analysis: vitviz.Analysis | None) -> dict:
-    """The component's value for this tab's analysis and view settings."""
+def value(mode: str, s: ViewSettings, tab: str, analysis: vitviz.Analysis | None, inline: bool = False) -> dict:
+    """The component's value for this tab's analysis and view settings (with `inline`, the
+    first view's data inside it)."""
     if analysis is None or not tab:
         return empty_value(mode, s.lang)
     selection = {"layer": s.layer, "head": s.head, "query": s.query, "patch": list(s.patch), "fusion": s.fusion,
                  "discard": s.discard}
-    return {"mode": mode, "token": STORE.register(tab, analysis), "texts": X.explorer_texts(s.lang),
-            "selection": selection}
+    out = {"mode": mode, "token": STORE.register(tab, analysis), "texts": X.explorer_texts(s.lang),
+           "selection": selection}
+    if inline:
+        out["inline"] = {part: X.explorer_part(analysis, part) for part in X.first_parts(mode, s.layer)}
+    return out
 
 
 def forget_tab(request: gr.Request) -> None:

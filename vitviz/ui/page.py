@@ -146,7 +146,7 @@ class Page:
     session: Any = None  # gr.State: Session
     revision: Any = None  # gr.State: (counter, "all" | "texts"), set when the sections must re-draw
     patch_images: list = dataclasses.field(default_factory=list)
-    explorers: list = dataclasses.field(default_factory=list)  # gr.HTML explorers (their .select reports)
+    explorers: dict = dataclasses.field(default_factory=dict)  # mode → gr.HTML explorer
 
     def settings(self, values: Mapping) -> V.ViewSettings:
         """The one place the controls' values become a ViewSettings."""

@@ -7,7 +7,7 @@
   const SYNC_IDLE_MS = 600;    // settle time before the page below follows a control change
   const CACHE_BYTES = 64 << 20; // decoded attention layers kept in the tab
   const MOSAIC_MAX_PX = 560;    // the layer × head mosaic's largest width and height (CSS px)
-  const st = { value: null, token: null, data: {}, layers: new Map(), pending: new Map(), sel: null,
+  const st = { value: null, token: null, inline: {}, data: {}, layers: new Map(), pending: new Map(), sel: null,
                hover: null, tile: null, alpha: 0.65, syncTimer: null, root: null, img: null,
                buf: null, observer: null, width: 0 };
 
@@ -27,8 +27,10 @@
     for (let i = 0; i < k; i++) out[i] = lo + c[o + i] * s;
     return out;
   }
-  async function fetchPart(name) {
-    const token = st.token, part = await server.explorer_data(token, name);
+  async function fetchPart(name) {  // from the value when it brought the part (the first view), else the server
+    const token = st.token, inline = st.inline[name];
+    if (inline) { delete st.inline[name]; return inline; }
+    const part = await server.explorer_data(token, name);
     if (token !== st.token) throw new Error("stale");
     if (part && part.error) throw new Error(part.error);
     return part;
@@ -404,15 +406,20 @@
   // ------------------------------------------------------------------ a new value from the server
   async function load(v) {
     const token = v.token;
-    st.token = token; st.data = {}; st.layers = new Map(); st.pending = new Map(); st.tile = null; st.hover = null;
+    st.token = token; st.inline = Object.assign({}, v.inline || {});
+    // the size of what came inline, per part (JSON characters; the browser benchmark reports it)
+    element.dataset.inlineSizes = JSON.stringify(Object.fromEntries(Object.entries(st.inline).map(([k, p]) => [k, JSON.stringify(p).length])));
+    // Keep the page's copy of the value small: gradio clones every component's value on each
+    // status update of every event, and the first-view data would be cloned again and again.
+    if (v.inline && props.value === v) { st.value = Object.assign({}, v, { inline: null }); props.value = st.value; }
+    st.data = {}; st.layers = new Map(); st.pending = new Map(); st.tile = null; st.hover = null;
     st.mosaic = null; st.buf = null; st.root = null; element.dataset.ready = ""; element.dataset.allLayers = "";
     clearTimeout(st.syncTimer);
     if (st.observer) st.observer.disconnect();
     st.sel = selectionFrom(v);
     element.replaceChildren(Object.assign(document.createElement("p"), { className: "vvx-empty", textContent: T("loading") }));
-    // The first view's parts are requested together, not meta first: right after an analysis the
-    // server is busy drawing every section's pictures and each answer waits behind them (~1-2 s
-    // on 2 loaded cores), so one round trip instead of two halves the time to the first view.
+    // The first view's parts come inside the value with a new analysis; otherwise they are
+    // requested together, not meta first (one round trip instead of two).
     const data = st.data;  // this analysis' (a stale answer lands in its own)
     const meta = fetchPart("meta").then((m) => {
       data.meta = m;

@@ -159,6 +159,11 @@ def explorer_part(a: Analysis, name: str) -> dict:
     return PARTS.get(a, name, lambda: builders[name](a))
 
 
+def first_parts(mode: str, layer: int) -> tuple[str, ...]:
+    """The parts an explorer needs before it can draw its first view (the rest follow lazily)."""
+    return ("meta", "rollout") if mode == "rollout" else ("meta", "readout", f"layer:{layer}")
+
+
 TEXT_KEYS = ("layer", "head", "query", "query_patch", "all_mean", "all_max", "head_n", "opacity", "fusion",
              "discard", "mean", "max", "min", "full_rollout", "patch_label", "attention_of", "rollout_of",
              "head_rollout_of", "strongest", "under_pointer", "mosaic", "mosaic_rollout", "help", "help_rollout",

@@ -36,7 +36,7 @@ def build(page: P.Page) -> dict:
                 c["block_md"] = gr.Markdown(tr("sub_block"), elem_id="vv-block-md")
             with gr.Column():
                 c["block_img"] = gr.Image(label=tr("img_block"), elem_id="vv-block", buttons=["download"], **P.IMG)
-    page.explorers.append(c["explorer"])
+    page.explorers[MODE] = c["explorer"]
     return c
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -14,6 +15,7 @@ import gradio as gr
 import vitviz
 from vitviz import CaptureTimeout, ImageError, ModelLoadError
 from vitviz.core.model import embedded_models, is_embedded
+from vitviz.ui import explorer as E
 from vitviz.ui import page as P
 from vitviz.ui.gradio_fixes import hand_over_upload_untouched
 from vitviz.ui.page import MODELS, Outputs, Session
@@ -162,8 +164,36 @@ def _load(s: V.ViewSettings, sess: Session, key: tuple[str, bool], progress) -> 
             return sess, {"model_dd": prev_name, "random_cb": not prev_pretrained and not is_embedded(prev_name),
                           "status_md": status_text(sess, s.lang)}
         if key != sess.model_key:
-            return Session(model_key=key, source=loaded.source, image_path=sess.image_path), None
+            return Session(model_key=key, source=loaded.source, image_path=sess.image_path, tab=sess.tab), None
     return dataclasses.replace(sess), None
+
+
+class LastRuns:
+    """The (image, model) each tab last asked to analyse. gradio reports one upload as two changes
+    of the same file, and with two workers both would run the model at once; upload paths are
+    content-addressed, so the same path is the same image and the second change has nothing to do."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple] = {}
+
+    def first(self, tab: str, request: tuple) -> bool:
+        """Whether `request` differs from tab `tab`'s previous one (and remember it). Untracked
+        without a tab (direct calls)."""
+        if not tab:
+            return True
+        with self._lock:
+            if self._last.get(tab) == request:
+                return False
+            self._last[tab] = request
+            return True
+
+    def forget(self, tab: str) -> None:
+        with self._lock:
+            self._last.pop(tab, None)
+
+
+RUNS = LastRuns()
 
 
 def run(s: V.ViewSettings, sess: Session | None, image_path, model_name, random_w, progress=None) -> Outputs:
@@ -172,8 +202,11 @@ def run(s: V.ViewSettings, sess: Session | None, image_path, model_name, random_
     progress = progress or (lambda *a, **k: None)
     sess = sess or Session()
     key = MODELS.key(model_name, not random_w)
+    if image_path and not RUNS.first(sess.tab, (image_path, key)):
+        return {}  # the same image and model as this tab's last run: analysed (or being analysed) already
     new, failed = _load(s, sess, key, progress)
     if failed is not None:
+        RUNS.forget(sess.tab)  # trying again may work (a hub download)
         return failed
     if image_path:
         progress(0.4, desc=tr("running", s.lang))
@@ -181,6 +214,7 @@ def run(s: V.ViewSettings, sess: Session | None, image_path, model_name, random_
             a = vitviz.analyze(MODELS.get(*key), image_path, fusion=s.fusion, discard_ratio=s.discard,
                                attention_dtype=P.SESSION_ATTENTION_DTYPE, time_limit=P.REQUEST_TIME_LIMIT_S)
         except (ImageError, CaptureTimeout) as exc:
+            RUNS.forget(sess.tab)
             gr.Warning(tr("bad_image", s.lang, msg=str(exc)), duration=12)
             out = dict(texts(s, new), revision=P.revision("texts")) if new.analysis is not None or new.model_key else {}
             out.update({"session": new, "status_md": status_text(new, s.lang)})
@@ -192,7 +226,14 @@ def run(s: V.ViewSettings, sess: Session | None, image_path, model_name, random_
         return {"status_md": status_text(sess, s.lang)}
     if new.analysis is None:
         return dict(texts(s, new), session=new, revision=P.revision("texts"))
-    return dict(everything(s, new), session=new, revision=P.revision("all"))
+    # The explorers' first view travels with this answer: they draw before the other sections'.
+    explorers = {f"explorer:{mode}": E.value(mode, s, new.tab, new.analysis, inline=True) for mode in E.MODES}
+    return dict(everything(s, new), **explorers, session=new, revision=P.revision("all"))
+
+
+def forget_tab(request: gr.Request) -> None:
+    """The tab closed (gradio's `unload`)."""
+    RUNS.forget(getattr(request, "session_hash", None) or "")
 
 
 def on_load(s: V.ViewSettings, sess: Session | None, model_name, random_w, start=None, examples=()) -> Outputs:
@@ -235,11 +276,12 @@ def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs
 def wire(page: P.Page, c: dict, demo: gr.Blocks, start, examples: list[str]) -> None:
     outputs = {k: v for k, v in c.items() if k != "examples"}
     outputs.update(session=page.session, patch_state=page.patch, revision=page.revision)
-    page.listen([c["image_in"].change, c["model_dd"].input, c["random_cb"].input], run, outputs,
+    explorers = {f"explorer:{mode}": explorer for mode, explorer in page.explorers.items()}
+    page.listen([c["image_in"].change, c["model_dd"].input, c["random_cb"].input], run, dict(outputs, **explorers),
                 extra=(c["image_in"], c["model_dd"], c["random_cb"]), event="progress",
                 api_visibility="private", trigger_mode="always_last")
     page.listen([i.select for i in page.patch_images], on_patch_select, outputs, event="select", **P.REDRAW)
-    page.listen([e.select for e in page.explorers], on_explore, outputs, event="explore", **P.REDRAW)
+    page.listen([e.select for e in page.explorers.values()], on_explore, outputs, event="explore", **P.REDRAW)
     page.listen([page.lang.input], texts, outputs, api_visibility="private", show_progress="hidden")
     page.listen([demo.load], functools.partial(on_load, start=start, examples=examples), outputs,
                 extra=(c["model_dd"], c["random_cb"]), api_visibility="private")

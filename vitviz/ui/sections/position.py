@@ -53,4 +53,4 @@ def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs
 def wire(page: P.Page, c: dict) -> None:
     page.follow(c, texts, pictures)
     page.listen([i.select for i in page.patch_images], on_patch_select, c, event="select", **P.REDRAW)
-    page.listen([e.select for e in page.explorers], on_explore, c, event="explore", **P.REDRAW)
+    page.listen([e.select for e in page.explorers.values()], on_explore, c, event="explore", **P.REDRAW)

@@ -32,7 +32,7 @@ def build(page: P.Page) -> dict:
                 c["relevance_btn"] = gr.Button(tr("relevance_button"), elem_id="vv-relevance-btn")
             c["relevance_img"] = gr.Image(label=tr("img_relevance"), elem_id="vv-relevance", buttons=["download"],
                                           **P.IMG)
-    page.explorers.append(c["explorer"])
+    page.explorers[MODE] = c["explorer"]
     return c
 
 
