@@ -142,3 +142,10 @@ def test_a_failed_run_can_be_tried_again(tmp_path):
     s, sess = V.ViewSettings(), Session(tab="tab-retry", model_key=(MODEL, False))
     assert "status_md" in input_section.run(s, sess, str(broken), MODEL, True)
     assert "status_md" in input_section.run(s, sess, str(broken), MODEL, True)  # not skipped: tried again
+
+
+def test_the_page_opens_with_an_example_of_the_models_own_kind():
+    examples = ["a/chelsea_cat.jpg", "a/fashion_0000_ankle-boot.png", "a/shapes_0_circle.png"]
+    assert input_section.first_example("vitviz-fashion", examples) == "a/fashion_0000_ankle-boot.png"
+    assert input_section.first_example("vitviz-shapes", examples) == "a/shapes_0_circle.png"
+    assert input_section.first_example("vit_base_patch16_224", examples) == "a/chelsea_cat.jpg"

@@ -374,9 +374,11 @@ def pretrained_weights_cached(name: str) -> bool:
                for f in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"))
 
 
-def choose_default_model(env: dict | None = None, online: Callable[[], bool] = hub_reachable) -> DefaultModel:
+def choose_default_model(env: dict | None = None, online: Callable[[], bool] = hub_reachable,
+                         rank_offline: Callable[[list[str]], tuple[str, str]] | None = None) -> DefaultModel:
     """The start-up model: VITVIZ_MODEL if set; a real pretrained ViT if its weights are cached or the
-    hub is reachable; otherwise the embedded model (offline); random weights as the last resort."""
+    hub is reachable; otherwise an embedded model (offline: `rank_offline(names)` → (name, why) picks
+    among several, else the first); random weights as the last resort."""
     env = os.environ if env is None else env
     name = env.get("VITVIZ_MODEL", "").strip()
     if name:
@@ -386,7 +388,11 @@ def choose_default_model(env: dict | None = None, online: Callable[[], bool] = h
         return DefaultModel(DEFAULT_PRETRAINED, True, "its pretrained weights are in the local cache")
     if online():
         return DefaultModel(DEFAULT_PRETRAINED, True, "the model hub is reachable")
-    if embedded_model_available():
-        return DefaultModel(EMBEDDED_MODEL, True, "the model hub is unreachable, so the built-in model is used")
+    names = embedded_models()
+    if rank_offline is not None and len(names) > 1:
+        name, why = rank_offline(names)
+        return DefaultModel(name, True, f"the model hub is unreachable, so a built-in model is used: {why}")
+    if names:
+        return DefaultModel(names[0], True, "the model hub is unreachable, so the built-in model is used")
     return DefaultModel("vit_tiny_patch16_224", False,
                         "the model hub is unreachable and the built-in model is missing: random weights")

@@ -13,11 +13,12 @@ import os
 
 import gradio as gr
 
+from vitviz.analysis import offline_default
 from vitviz.core.model import choose_default_model
 from vitviz.ui import api
 from vitviz.ui.explorer import forget_tab
 from vitviz.ui.gradio_fixes import delete_cache, guard_cache_cleanup, serve_outputs_atomically
-from vitviz.ui.page import Page
+from vitviz.ui.page import MODELS, Page
 from vitviz.ui.sections import ablation, attention, export, lesson, position, prediction, residual, rollout, trust
 from vitviz.ui.sections import input as input_section
 
@@ -40,7 +41,7 @@ CSS = """
 
 def build_demo() -> gr.Blocks:
     """The page: the input section, sections 2-7, the hidden API; then every section's handlers."""
-    start = choose_default_model()
+    start = choose_default_model(rank_offline=lambda names: offline_default.choose(names, lambda n: MODELS.get(n, True)))
     examples = input_section.list_examples()
     guard_cache_cleanup()
     with gr.Blocks(title="vitviz: inside a Vision Transformer", fill_width=False, delete_cache=delete_cache(),

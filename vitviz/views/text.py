@@ -365,7 +365,7 @@ TEXT: dict[str, dict[str, str]] = {
     # ------------------------------------------------------------------ the in-browser explorer
     "x_layer": {"en": "Layer", "zh": "层"},
     "x_head": {"en": "Head", "zh": "注意力头"},
-    "x_query": {"en": "Query", "zh": "Query"},
+    "x_query": {"en": "Query", "zh": "查询（Query）"},
     "x_query_patch": {"en": "patch under the pointer / pinned", "zh": "指针下 / 已固定的图像块"},
     "x_all_mean": {"en": "all heads (mean)", "zh": "所有头（平均）"},
     "x_all_max": {"en": "all heads (max)", "zh": "所有头（最大）"},

@@ -236,21 +236,28 @@ def forget_tab(request: gr.Request) -> None:
     RUNS.forget(getattr(request, "session_hash", None) or "")
 
 
+def first_example(model_name: str, examples: list[str]) -> str:
+    """The example the page opens with: one of the embedded model's own kind ("vitviz-fashion" →
+    fashion_*), else the cat photo."""
+    kind = model_name.removeprefix("vitviz-") + "_" if is_embedded(model_name) else None
+    own = [p for p in examples if kind and Path(p).name.startswith(kind)]
+    return (own or [p for p in examples if "cat" in Path(p).name] or examples)[0]
+
+
 def on_load(s: V.ViewSettings, sess: Session | None, model_name, random_w, start=None, examples=()) -> Outputs:
     """Page load: the default model's texts (saying why it was picked), then the first example."""
     out: Outputs = {}
     try:
         loaded = MODELS.get(model_name, not random_w)
         sess = Session(model_key=MODELS.key(model_name, not random_w), source=loaded.source)
-        out.update(texts(s, sess), session=sess, revision=P.revision("texts"))
         if start is not None and (model_name, bool(random_w)) == (start.name, not start.pretrained):
-            out["status_md"] = status_text(dataclasses.replace(sess, source=f"{loaded.source} ({start.reason}.)"),
-                                           s.lang)
+            # the start-up model says why it was chosen for as long as it stays loaded
+            sess = dataclasses.replace(sess, source=f"{loaded.source} ({start.reason}.)")
+        out.update(texts(s, sess), session=sess, revision=P.revision("texts"), status_md=status_text(sess, s.lang))
     except ModelLoadError as exc:
         out["status_md"] = str(exc)
     if examples:
-        preferred = [p for p in examples if "cat" in Path(p).name] or examples
-        out["image_in"] = preferred[0]
+        out["image_in"] = first_example(model_name, examples)
     return out
 
 
