@@ -59,7 +59,7 @@ def serve_app(model: str, random_weights: bool = True):
 
 
 # The fast tier is `pytest -m "not slow and not browser"` (under 2 minutes on 2 cores).
-BROWSER_FILES = {"test_browser.py"}
+BROWSER_FILES = {"test_browser.py", "test_lesson_browser.py"}
 SLOW_TESTS = {
     "test_soak_keeps_memory_hooks_and_temp_files_flat", "test_accuracy_target", "test_explanation_mosaic",
     "test_cli_module_runs", "test_sixteen_concurrent_users_each_get_their_own_result",
