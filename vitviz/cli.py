@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="vitviz-out", metavar="DIR", help="output folder (default: vitviz-out)")
     p.add_argument("--handout", metavar="FILE.html",
                    help="also write the lesson as one self-contained, printable HTML file (one step per page)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the handout (default: en)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the figures' labels and the handout (default: en)")
     return p
 
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         result = analyze(loaded, args.image, fusion=args.fusion, discard_ratio=args.discard)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        figures = save_figures(result, out)
+        figures = save_figures(result, out, args.lang)
         npz = result.save_npz(out / "analysis.npz")
         handout = write_handout(result, loaded, args.handout, args.lang) if args.handout else None
     except (ImageError, ModelLoadError, OSError, ValueError) as exc:

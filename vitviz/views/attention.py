@@ -67,12 +67,15 @@ def query_image(a: Analysis, s: ViewSettings) -> np.ndarray:
     big = R.overlay(a.image, m, alpha=0.65, vmin=lo, vmax=hi)
     if a.grid.token_position(token) is not None:
         big = R.mark_patch(big, a.grid, s.patch, display_factor(a))
-    return R.with_colorbar(big, lo, hi, label="attention weight (over patch tokens)")
+    return R.with_colorbar(big, lo, hi, label=tr("fig_attention_weight", R.figure_lang(s.lang)))
 
 
-def distance_image(a: Analysis, layer: int | None = None) -> np.ndarray:
+def distance_image(a: Analysis, layer: int | None = None, lang: str = "en") -> np.ndarray:
     """Mean attention distance of every head through the depth; `layer` (0-based) shaded if given."""
-    return R.attention_distance_image(a.attention_distance, a.info.patch_size, highlight_layer=layer)
+    lang = R.figure_lang(lang)
+    return R.attention_distance_image(a.attention_distance, a.info.patch_size, highlight_layer=layer,
+                                      title=tr("fig_distance_title", lang), xlabel=tr("fig_distance_x", lang),
+                                      ylabel=tr("fig_distance_y", lang))
 
 
 def distance_text(info: ModelInfo, lang: str) -> str:

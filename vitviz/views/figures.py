@@ -32,17 +32,21 @@ def layer_head_grid(maps: np.ndarray, image: np.ndarray, size: int = 72) -> np.n
     return V.layer_head_mosaic(maps, size=size, image=image, pad=4, label_size=12)[0]
 
 
-def standard_figures(result: Analysis) -> dict[str, np.ndarray]:
-    """File name → (h, w, 3) uint8 image for every figure the CLI writes."""
-    return {name: view(result) for name, view in STANDARD_FIGURES.items()}
+# The views that draw text into their figure, and so take the language.
+WORDED = {V.position_all_image, V.distance_image}
 
 
-def save_figures(result: Analysis, out_dir: str | Path) -> list[Path]:
+def standard_figures(result: Analysis, lang: str = "en") -> dict[str, np.ndarray]:
+    """File name → (h, w, 3) uint8 image for every figure the CLI writes (labels in `lang`)."""
+    return {name: view(result, lang=lang) if view in WORDED else view(result) for name, view in STANDARD_FIGURES.items()}
+
+
+def save_figures(result: Analysis, out_dir: str | Path, lang: str = "en") -> list[Path]:
     """Write `standard_figures` as PNG files into out_dir; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, image in standard_figures(result).items():
+    for name, image in standard_figures(result, lang).items():
         Image.fromarray(image).save(out / name)
         paths.append(out / name)
     return paths

@@ -220,7 +220,7 @@ def _position(ctx: _Ctx) -> LessonStep:
     npos = f["n"] if info.pos_embed_on_prefix else f["p"]
     only = "" if info.pos_embed_on_prefix or not info.num_prefix_tokens else lt("pos_patches_only", lang)
     body = lt("b_position", lang, npos=npos, only=only, measured=measured, **f).strip()
-    fig = ctx.figure("position", lambda: position_all_image(a))
+    fig = ctx.figure("position", lambda: position_all_image(a, lang), words=True)
     return _step(ctx, "position", body, fig, lt("a_position", lang, **f))
 
 

@@ -29,16 +29,16 @@ def position_text(info: ModelInfo, lang: str, locality: PosLocality | None = Non
     return text
 
 
-def position_all_image(a: Analysis) -> np.ndarray:
+def position_all_image(a: Analysis, lang: str = "en") -> np.ndarray:
     """ViT fig. 7 (centre): every patch's position-embedding similarity map, with a colour bar."""
     return R.with_colorbar(R.position_similarity_image(a.pos_similarity), -1.0, 1.0, cmap=R.SIGNED_CMAP,
-                           label="cosine similarity")
+                           label=tr("fig_cosine", R.figure_lang(lang)))
 
 
-def position_patch_image(a: Analysis, patch: tuple[int, int]) -> np.ndarray:
+def position_patch_image(a: Analysis, patch: tuple[int, int], lang: str = "en") -> np.ndarray:
     """How similar patch (row, col)'s position embedding is to every other patch's, over the image."""
     idx = patch[0] * a.info.grid[1] + patch[1]
     sim = a.pos_similarity[idx]
     big = R.overlay(a.image, sim, alpha=0.8, vmin=-1.0, vmax=1.0, cmap=R.SIGNED_CMAP)
     big = R.mark_patch(big, a.grid, patch, display_factor(a), mark=(255, 80, 80))
-    return R.with_colorbar(big, -1.0, 1.0, cmap=R.SIGNED_CMAP, label="cosine similarity")
+    return R.with_colorbar(big, -1.0, 1.0, cmap=R.SIGNED_CMAP, label=tr("fig_cosine", R.figure_lang(lang)))

@@ -145,6 +145,12 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "img_pos_all": {"en": "Position-embedding similarity, one map per patch (−1 … 1)", "zh": "位置编码相似度，每个图像块一张图（−1 … 1）"},
     "img_pos_patch": {"en": "Similarity to the selected patch's position", "zh": "与所选图像块位置编码的相似度"},
+    # figure texts (drawn into the pictures, in the page's language when a CJK font is installed)
+    "fig_cosine": {"en": "cosine similarity", "zh": "余弦相似度"},
+    "fig_attention_weight": {"en": "attention weight (over patch tokens)", "zh": "注意力权重（对图像块 token）"},
+    "fig_distance_title": {"en": "Mean attention distance", "zh": "平均注意力距离"},
+    "fig_distance_x": {"en": "Network depth (layer)", "zh": "网络深度（层）"},
+    "fig_distance_y": {"en": "Mean attention distance (pixels)", "zh": "平均注意力距离（像素）"},
     # ------------------------------------------------------------------ c. attention
     "sec_c": {"en": "## 3 · Self-attention", "zh": "## 3 · 自注意力"},
     "expl_c": {

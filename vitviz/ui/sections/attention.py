@@ -51,6 +51,7 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
         model = P.model_of(sess).model
         out["neuron_md"] = V.neuron_text(model, a, s)
         out["block_md"] = V.block_text(a, s, model)
+        out["distance_img"] = V.distance_image(a, s.layer, s.lang)  # its labels follow the language
     return out
 
 
@@ -62,7 +63,7 @@ def selection_views(s: V.ViewSettings, sess: Session | None) -> Outputs:
     s = P.clamp(a, s)
     model = P.model_of(sess).model
     text, fig = V.neuron_view(model, a, s)
-    return {"neuron_md": text, "neuron_img": fig, "distance_img": V.distance_image(a, s.layer),
+    return {"neuron_md": text, "neuron_img": fig, "distance_img": V.distance_image(a, s.layer, s.lang),
             "block_md": V.block_text(a, s, model), "block_img": V.block_stats_image(a, s.layer)}
 
 

@@ -29,25 +29,27 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
     if info is not None:
         a = sess.analysis
         out["b_md"] = V.position_text(info, s.lang, a.pos_locality if a is not None else None)
+        if a is not None:  # the figures' labels follow the language too
+            out.update(pictures(s, sess))
     return out
 
 
 def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
     """The pictures for a new analysis."""
-    return {"pos_all_img": V.position_all_image(sess.analysis),
-            "pos_patch_img": V.position_patch_image(sess.analysis, s.patch)}
+    return {"pos_all_img": V.position_all_image(sess.analysis, s.lang),
+            "pos_patch_img": V.position_patch_image(sess.analysis, s.patch, s.lang)}
 
 
 def on_patch_select(s: V.ViewSettings, sess: Session | None, index) -> Outputs:
     s = P.clicked(s, sess, index)
-    return {} if s is None else {"pos_patch_img": V.position_patch_image(sess.analysis, s.patch)}
+    return {} if s is None else {"pos_patch_img": V.position_patch_image(sess.analysis, s.patch, s.lang)}
 
 
 def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs:
     pinned = P.explored(s, report)
     if sess is None or sess.analysis is None or pinned.patch == s.patch:
         return {}
-    return {"pos_patch_img": V.position_patch_image(sess.analysis, P.clamp(sess.analysis, pinned).patch)}
+    return {"pos_patch_img": V.position_patch_image(sess.analysis, P.clamp(sess.analysis, pinned).patch, s.lang)}
 
 
 def wire(page: P.Page, c: dict) -> None:
