@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import serve_app
+from conftest import CHROMIUM, serve_app
 from vitviz.views.text import TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
 MODEL = "vit_tiny_patch16_224"  # random weights: 12 blocks × 3 heads, 14×14 patches
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SECTIONS = ["input", "position", "attention", "rollout", "prediction", "export"]
 EXPLORER, ROLLOUT = "#vv-explorer", "#vv-rollout-explorer"
 REPORT_IDLE_S = 0.6  # explorer.js reports a control change to the server after 600 ms without input
@@ -50,17 +47,6 @@ def server():
     finally:
         demo.close()
         vitviz.analyze = real_analyze
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 # ---------------------------------------------------------------------- the page

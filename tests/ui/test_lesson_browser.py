@@ -11,14 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import serve_app
+from conftest import CHROMIUM, serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots" / "lesson"
 MODEL = "vitviz-fashion"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 LESSON = "#vv-lesson-html"
 # the step the lesson's script shows (it keeps it in `data-step` on the component's element)
 STEP = ("(() => { const e = document.querySelector('#vv-lesson-html');"
@@ -34,17 +31,6 @@ def server():
         yield url
     finally:
         demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def open_lesson(browser, url: str, width: int, height: int, lang: str = "en", step: int | None = None,
