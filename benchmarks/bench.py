@@ -36,7 +36,7 @@ from vitviz.core.model import embedded_model_available  # noqa: E402
 from vitviz.views import pictures as V  # noqa: E402
 from vitviz.ui.page import SESSION_ATTENTION_DTYPE  # noqa: E402
 
-EXAMPLE = ROOT / "assets" / "examples" / "chelsea_cat.jpg"
+EXAMPLE = ROOT / "vitviz" / "assets" / "examples" / "chelsea_cat.jpg"
 TARGETS = {
     "capture": 1.10,
     "analysis": 1.5,

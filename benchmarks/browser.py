@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-EXAMPLES = ROOT / "assets" / "examples"
+EXAMPLES = ROOT / "vitviz" / "assets" / "examples"
 TIMED_IMAGE = EXAMPLES / "chelsea_cat.jpg"
 OTHER_IMAGE = EXAMPLES / "coffee.jpg"  # uploaded in between, so every timed upload is a new image
 MODELS = ["vitviz-shapes", "vit_base_patch16_224"]

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 from vitviz.core.model import EMBEDDED_MODEL, LoadedModel, ModelInfo, ModelLoadError, load_model  # noqa: E402
 from vitviz.analysis.analyze import Analysis, Prediction, analyze  # noqa: E402
+from vitviz.core.assets import example_images  # noqa: E402
 from vitviz.core.capture import Capture, CaptureTimeout, capture  # noqa: E402
 from vitviz.core.images import ImageError, load_image  # noqa: E402
 from vitviz.notebook import show, widget  # noqa: E402
@@ -21,5 +22,5 @@ _notebook.install()  # an Analysis displays its key views in Jupyter / Colab
 
 __all__ = [
     "EMBEDDED_MODEL", "Analysis", "Capture", "CaptureTimeout", "ImageError", "LoadedModel", "ModelInfo",
-    "ModelLoadError", "Prediction", "analyze", "capture", "load_image", "load_model", "show", "widget", "__version__",
+    "ModelLoadError", "Prediction", "analyze", "capture", "example_images", "load_image", "load_model", "show", "widget", "__version__",
 ]

@@ -497,7 +497,7 @@ def test_str_and_pathlib_paths_are_accepted(tmp_path: Path) -> None:
 
 
 def test_shipped_example_photos_load_cleanly() -> None:
-    examples = sorted((Path(__file__).resolve().parents[2] / "assets" / "examples").glob("*.jpg"))
+    examples = sorted((Path(__file__).resolve().parents[2] / "vitviz" / "assets" / "examples").glob("*.jpg"))
     assert len(examples) >= 5
     for path in examples:
         loaded = load_image(path)

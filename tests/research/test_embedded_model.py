@@ -1,4 +1,4 @@
-"""Quality checks of the committed embedded model (assets/models/vitviz-shapes.*).
+"""Quality checks of the committed embedded model (vitviz/assets/models/vitviz-shapes.*).
 
 Everything is measured on freshly generated images (seeds different from training
 and from the card's own held-out set), offline, in well under a minute on 2 cores.
@@ -23,7 +23,7 @@ from vitviz.research.shapes.generator import CLASS_NAMES, ShapesConfig, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 # VITVIZ_MODELS_DIR (as in vitviz.core.model) lets one check a candidate export (e.g. runs/final) before committing it
-MODEL_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ROOT / "assets" / "models"))
+MODEL_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ROOT / "vitviz" / "assets" / "models"))
 CARD = MODEL_DIR / "vitviz-shapes.json"
 WEIGHTS = MODEL_DIR / "vitviz-shapes.safetensors"
 

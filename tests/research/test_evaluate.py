@@ -93,7 +93,7 @@ def test_main_explains_how_to_proceed_without_the_embedded_weights(monkeypatch, 
 
 
 @pytest.mark.skipif(not embedded_model_available(),
-                    reason=f"the embedded model's weights ({EMBEDDED_MODEL}) are not in assets/models yet")
+                    reason=f"the embedded model's weights ({EMBEDDED_MODEL}) are not in vitviz/assets/models yet")
 def test_deleting_object_patches_first_hurts_the_embedded_model_more_than_random_order():
     lm = vitviz.load_model(EMBEDDED_MODEL)
     rng = np.random.default_rng(7)

@@ -2,7 +2,7 @@
 
 The card tests load the exported model the way the app does (`vitviz.load_model("vitviz-fashion")`), run it
 on the committed 2,000 test images through the served 224-px path (nearest-enlarged, 3 channels) and check
-the card's subset numbers. They skip while assets/models/vitviz-fashion.json does not exist;
+the card's subset numbers. They skip while vitviz/assets/models/vitviz-fashion.json does not exist;
 VITVIZ_MODELS_DIR (as in vitviz.core.model) points them at a candidate export instead, e.g.
 
     VITVIZ_MODELS_DIR=/tmp/fashion-dry python -m pytest tests/research/test_fashion_card.py -q
@@ -22,10 +22,10 @@ from vitviz.research.fashion import data, export, metrics
 from vitviz.research.fashion import model as fm
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ROOT / "assets" / "models"))
+MODEL_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ROOT / "vitviz" / "assets" / "models"))
 CARD = MODEL_DIR / "vitviz-fashion.json"
-SUBSET = ROOT / "assets" / "datasets" / "fashion-mnist-test-2000.npz"
-EXAMPLES = sorted((ROOT / "assets" / "examples").glob("fashion_*.png"))
+SUBSET = ROOT / "vitviz" / "assets" / "datasets" / "fashion-mnist-test-2000.npz"
+EXAMPLES = sorted((ROOT / "vitviz" / "assets" / "examples").glob("fashion_*.png"))
 # Re-measured numbers may differ from the card's only by float rounding (another batch split, another
 # BLAS): a flipped argmax on a near-tie, at most a few of the 2,000 images.
 TOLERANCE = 0.0025  # 5 images of 2,000
@@ -162,7 +162,7 @@ def test_example_pictures_are_enlarged_test_images_under_their_licence(subset):
         assert picture.image.size == (224, 224) and picture.notes == ()
         np.testing.assert_array_equal(np.asarray(picture.image)[..., 0], data.enlarge(split.images[row]))
     assert sorted(seen) == sorted(list(range(10)) * 2)
-    licences = (ROOT / "assets" / "examples" / "LICENSES.md").read_text()
+    licences = (ROOT / "vitviz" / "assets" / "examples" / "LICENSES.md").read_text()
     assert "Zalando SE" in licences and "fashion_" in licences and "chelsea_cat.jpg" in licences
 
 
@@ -246,7 +246,7 @@ def test_card_meets_the_issue_targets(card):
 def test_card_files_and_weight_budget(card):
     weights = MODEL_DIR / card["weights"]["file"]
     assert weights.stat().st_size == card["weights"]["bytes"]
-    shapes = ROOT / "assets" / "models" / "vitviz-shapes.safetensors"
+    shapes = ROOT / "vitviz" / "assets" / "models" / "vitviz-shapes.safetensors"
     assert weights.stat().st_size + (shapes.stat().st_size if shapes.exists() else 0) <= MAX_BYTES_SHAPES_AND_FASHION
     assert (MODEL_DIR / "vitviz-fashion.md").exists()
     for key in ("png", "gif"):

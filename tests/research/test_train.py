@@ -231,7 +231,7 @@ def test_position_embedding_figure_spans_every_stage(tmp_path):
 
 def test_markdown_card_names_a_distance_from_centre_code_only_when_the_numbers_show_one():
     from vitviz.research.card import card_markdown
-    card = json.loads((Path(__file__).resolve().parents[2] / "assets" / "models" / "vitviz-shapes.json").read_text())
+    card = json.loads((Path(__file__).resolve().parents[2] / "vitviz" / "assets" / "models" / "vitviz-shapes.json").read_text())
     ev = card["evaluation"]
     radial = {**ev, "pos_embed_neighbour_cos": 0.84, "pos_embed_far_cos": 0.17, "pos_embed_same_ring_far_cos": 0.85}
     grid = {**ev, "pos_embed_neighbour_cos": 0.84, "pos_embed_far_cos": 0.17, "pos_embed_same_ring_far_cos": 0.20}

@@ -28,7 +28,7 @@ def client(server):
 
 @pytest.fixture()
 def photo(tmp_path) -> str:
-    examples = sorted((ROOT / "assets" / "examples").glob("*.jpg"))
+    examples = sorted((ROOT / "vitviz" / "assets" / "examples").glob("*.jpg"))
     if examples:
         return str(examples[0])
     path = tmp_path / "noise.png"

@@ -204,7 +204,7 @@ def test_browser_walkthrough(server, browser):
     assert MODEL in status0
 
     # 1. upload an image → the forward pass runs, every picture changes, both explorers redraw
-    photos = sorted((ROOT / "assets" / "examples").glob("*.jpg"))
+    photos = sorted((ROOT / "vitviz" / "assets" / "examples").glob("*.jpg"))
     upload = next((p for p in photos if "cat" not in p.name), None)
     if upload is None:
         from PIL import Image

@@ -135,7 +135,7 @@ def test_no_critical_or_serious_accessibility_violation(server, browser, lang):
     try:
         first = wait_explorer(page)
         assert serious_violations(page) == [], "open page"
-        page.set_input_files("#vv-input input[type=file]", str(ROOT / "assets" / "examples" / "fashion_0013_dress.png"))
+        page.set_input_files("#vv-input input[type=file]", str(ROOT / "vitviz" / "assets" / "examples" / "fashion_0013_dress.png"))
         wait_explorer(page, first)
         assert serious_violations(page) == [], "after an upload"
         page.locator(LESSON).scroll_into_view_if_needed()

@@ -44,7 +44,7 @@ def soak_server(tmp_path_factory):
 def images(tmp_path_factory) -> list[str]:
     """Eight different pictures: the example photos and generated ones."""
     d = tmp_path_factory.mktemp("imgs")
-    paths = [str(p) for p in sorted((ROOT / "assets" / "examples").glob("*.jpg"))[:4]]
+    paths = [str(p) for p in sorted((ROOT / "vitviz" / "assets" / "examples").glob("*.jpg"))[:4]]
     rng = np.random.default_rng(0)
     while len(paths) < 8:
         p = d / f"noise{len(paths)}.png"

@@ -18,20 +18,11 @@ from timm.data import ImageNetInfo, create_transform, infer_imagenet_subset, res
 from timm.models import get_arch_name, model_entrypoint
 from timm.models.vision_transformer import VisionTransformer
 
+from vitviz.core.assets import ASSETS
 from vitviz.core.geometry import PatchGrid
 
 
 
-def _assets_dir() -> Path:
-    """The repo's assets/ in a checkout; <prefix>/share/vitviz/assets after `pip install .`."""
-    import sys
-    for candidate in (Path(__file__).resolve().parents[2] / "assets", Path(sys.prefix) / "share" / "vitviz" / "assets"):
-        if candidate.is_dir():
-            return candidate
-    return Path(__file__).resolve().parents[2] / "assets"
-
-
-ASSETS = _assets_dir()
 MODELS_DIR = Path(os.environ.get("VITVIZ_MODELS_DIR", ASSETS / "models"))
 EMBEDDED_MODEL = "vitviz-shapes"
 # The default when pretrained weights can be had: ImageNet-21k pre-trained, ImageNet-1k fine-tuned.

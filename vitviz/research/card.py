@@ -1,9 +1,9 @@
 """The embedded model's card: learning curves from the training runs, and a Markdown version.
 
-    python -m vitviz.research.card runs/final runs/final2 runs/final3 --card assets/models/vitviz-shapes.json \
-        --figure assets/pos_embed_emergence
+    python -m vitviz.research.card runs/final runs/final2 runs/final3 --card vitviz/assets/models/vitviz-shapes.json \
+        --figure vitviz/assets/pos_embed_emergence
 
-Run after `python -m vitviz.research.shapes.train ... --export assets/models`: it adds the learning curve of
+Run after `python -m vitviz.research.shapes.train ... --export vitviz/assets/models`: it adds the learning curve of
 every stage (run directories in stage order, steps counted across stages) to the JSON card,
 writes the Markdown card beside it (`vitviz-shapes.md`) and, with --figure, draws the position
 embeddings forming over all stages (`.png` contact sheet and `.gif`) from the runs' snapshots.
@@ -117,8 +117,8 @@ def card_markdown(card: dict) -> str:
         "",
         "Data are a function of (seed, step), so a run resumed with `--resume` replays exactly the same images.",
         "`runs/<out>/log.csv` holds the learning curve, `pos_snapshots/` the position embeddings every 100 steps",
-        "(`vitviz.research.card.save_pos_embed_figure` draws `assets/pos_embed_emergence.png/.gif` from them);",
-        "`python -m vitviz.research.card <run dirs in stage order> --figure assets/pos_embed_emergence` writes the",
+        "(`vitviz.research.card.save_pos_embed_figure` draws `vitviz/assets/pos_embed_emergence.png/.gif` from them);",
+        "`python -m vitviz.research.card <run dirs in stage order> --figure vitviz/assets/pos_embed_emergence` writes the",
         "curve into the card, this file and the figure.",
         "",
         "## Held-out evaluation during training (full difficulty, 200 images; steps across stages)",
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vitviz.research.card", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="training run directories, in stage order")
-    ap.add_argument("--card", default="assets/models/vitviz-shapes.json")
+    ap.add_argument("--card", default="vitviz/assets/models/vitviz-shapes.json")
     ap.add_argument("--figure", default=None, help="also write FIGURE.png and FIGURE.gif (position embeddings)")
     args = ap.parse_args(argv)
     path = Path(args.card)

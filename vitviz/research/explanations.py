@@ -432,7 +432,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.model == EMBEDDED_MODEL and args.checkpoint is None and not embedded_model_available():
-        print(f"The embedded model's weights are not in assets/models yet; pass --model NAME "
+        print(f"The embedded model's weights are not in vitviz/assets/models yet; pass --model NAME "
               f"(random init unless --checkpoint/--pretrained) to try the script.", file=sys.stderr)
         return 2
     if args.threads:

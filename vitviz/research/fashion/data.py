@@ -7,8 +7,8 @@ Fashion-MNIST is (c) 2017 Zalando SE, MIT licence (https://github.com/zalandores
 The repository keeps a stratified 2,000-image part of the test split (``metrics.SUBSET_FILE``) so that the
 tests need no Debian package, and 20 test images as app examples; both are rewritten by
 
-    python -m vitviz.research.fashion.data --subset assets/datasets/fashion-mnist-test-2000.npz \
-        --examples assets/examples
+    python -m vitviz.research.fashion.data --subset vitviz/assets/datasets/fashion-mnist-test-2000.npz \
+        --examples vitviz/assets/examples
 """
 from __future__ import annotations
 

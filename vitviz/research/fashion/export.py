@@ -7,14 +7,14 @@ channels, divided by 8*8*3, so every token sees exactly what the 28-px model saw
 
 One command, once stage 2 has written its final.pt:
 
-    python -m vitviz.research.fashion.export --run runs/fashion14 --stage1 training/fashion7 --out assets/models
+    python -m vitviz.research.fashion.export --run runs/fashion14 --stage1 training/fashion7 --out vitviz/assets/models
 
 writes OUT/vitviz-fashion.safetensors (float32), the card OUT/vitviz-fashion.json and .md, and the
 position-embedding figure OUT/vitviz-fashion-pos-embed.png/.gif (both stages' snapshots). Every number on
 the card is measured on the exported weights read back from the file (`metrics`): the full 10k test split
 (needs Debian's dataset-fashion-mnist) and the committed 2,000-image subset that
 tests/research/test_fashion_card.py re-measures. ``--checkpoint`` exports checkpoint.pt of an unfinished run
-(a dry run: write it to a temporary --out, not assets/models).
+(a dry run: write it to a temporary --out, not vitviz/assets/models).
 """
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def measure(served: VisionTransformer, test: data.Split, subset_file: Path) -> d
     per = metrics.score_images(served, test.images)
     seconds = time.time() - t0
     subset = metrics.summarise(per.take(idx), test.labels[idx])
-    root = metrics.ASSETS.parent
+    root = metrics.ASSETS.parents[1]  # the checkout: the card names files as the repo does
     subset.update(file=str(subset_file.resolve().relative_to(root)) if subset_file.resolve().is_relative_to(root)
                   else str(subset_file), selection=data.subset_note(subset_file))
     return {
@@ -230,7 +230,7 @@ def main(argv=None) -> None:
     ap.add_argument("run_dir", type=Path, nargs="?", help="same as --run")
     ap.add_argument("--run", type=Path, help="stage-2 run directory (14x14 grid)")
     ap.add_argument("--stage1", type=Path, help="stage-1 run directory (7x7 grid): its schedule, numbers, snapshots")
-    ap.add_argument("--out", type=Path, default=Path("assets/models"))
+    ap.add_argument("--out", type=Path, default=Path("vitviz/assets/models"))
     ap.add_argument("--checkpoint", action="store_true", help="export checkpoint.pt of an unfinished run")
     ap.add_argument("--subset", type=Path, default=metrics.SUBSET_FILE)
     ap.add_argument("--test-root", type=Path, default=data.DEBIAN_DIR)

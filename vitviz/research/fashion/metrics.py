@@ -19,7 +19,7 @@ The served model (224 px, 3 channels, patch 16) computes exactly what the 28-px 
 nearest-enlarged grey input (tests/research/test_fashion.py), so either gives the same numbers;
 `model_input` builds the input each model expects.
 
-    python -m vitviz.research.fashion.metrics --model-dir assets/models          # full test + subset
+    python -m vitviz.research.fashion.metrics --model-dir vitviz/assets/models          # full test + subset
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from vitviz.analysis import attention as att
 from vitviz.analysis import embeddings
-from vitviz.core.model import ASSETS
+from vitviz.core.assets import ASSETS
 from vitviz.research.pointing import predict_with_rollout  # noqa: F401  (export.py uses it from here)
 
 from . import data

@@ -7,7 +7,7 @@ chance.  This recipe draws the same six classes with the generator's own geometr
 randomises everything else:
 
 * **background**: a random crop (random scale, flip, sometimes a channel permutation) of a bundled
-  photo (``assets/examples/*.jpg``, found through :data:`vitviz.core.model.ASSETS`), or one of the
+  photo (``vitviz/assets/examples/*.jpg``, found through :data:`vitviz.core.model.ASSETS`), or one of the
   noise families -- multi-octave value noise mapped through a random palette, hard or soft stripes,
   rotated checkers, linear / radial gradients, Gaussian colour noise of random grain, blurred
   colour blobs, the generator's own texture -- sometimes two of them blended; then (often) the
@@ -49,8 +49,8 @@ _PHOTOS: list[np.ndarray] | None = None
 
 
 def photo_paths() -> list[Path]:
-    """The bundled photos, sorted (``assets/examples/*.jpg`` where vitviz.core.model finds its assets)."""
-    from vitviz.core.model import ASSETS
+    """The bundled photos, sorted (``vitviz/assets/examples/*.jpg`` where vitviz.core.model finds its assets)."""
+    from vitviz.core.assets import ASSETS
     return sorted((Path(ASSETS) / "examples").glob("*.jpg"))
 
 

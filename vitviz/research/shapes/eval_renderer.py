@@ -1,6 +1,6 @@
 """An independent renderer of the six shape classes, written only to evaluate the embedded model.
 
-    python -m vitviz.research.shapes.eval_renderer --weights assets/models/vitviz-shapes.safetensors -n 600
+    python -m vitviz.research.shapes.eval_renderer --weights vitviz/assets/models/vitviz-shapes.safetensors -n 600
 
 Nothing in training imports this module, and it imports no drawing code from the training side
 (neither ``generator`` nor ``domain_random``; tests/research/test_shapes_dr.py checks its imports).
@@ -25,7 +25,7 @@ How it differs from the training generator (``generator`` + ``domain_random``):
 * **colour**: HSV sampling (any hue, saturation 0.15-1, value 0.15-1); no luminance guarantee,
   only a visibility floor of RGB distance >= 40 from the mean background under the shape;
   shapes are flat, filled, unoccluded;
-* **backgrounds**: 40 % the bundled photos (``assets/examples/*.jpg``) rescaled so the short side
+* **backgrounds**: 40 % the bundled photos (``vitviz/assets/examples/*.jpg``) rescaled so the short side
   is 224-700 px, randomly cropped and sometimes rotated by 90 degrees, then tinted or not; 60 % its
   own procedural textures, none of which the generator has: ``plasma`` (a sum of 6-12 random
   coloured plane waves), ``voronoi`` (cells of random colours), ``confetti`` (hundreds of small
@@ -80,7 +80,7 @@ def _rng(seed: int, i: int) -> np.random.Generator:
 def _photos() -> list[np.ndarray]:
     global _PHOTO_CACHE
     if _PHOTO_CACHE is None:
-        from vitviz.core.model import ASSETS
+        from vitviz.core.assets import ASSETS
         _PHOTO_CACHE = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((Path(ASSETS) / "examples").glob("*.jpg"))]
     return _PHOTO_CACHE
 

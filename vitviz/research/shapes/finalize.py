@@ -3,7 +3,7 @@ independent evaluation renderer's numbers.
 
     python -m vitviz.research.shapes.finalize compact runs/shapes_dr training/shapes_dr --log runs/shapes_dr.log
     python -m vitviz.research.shapes.finalize card runs/shapes_dr --base runs/shapes_dr_init/vitviz-shapes.json \
-        --export assets/models
+        --export vitviz/assets/models
 
 ``compact``: the run's checkpoint without optimizer state (``--resume`` restarts AdamW's moments from
 it), its CSV logs, every ``--snapshot-stride``-th position-embedding snapshot and the console log.

@@ -72,7 +72,7 @@ class ShapesConfig:
     # images drawn with the randomised recipe (photo / noise backgrounds, any colour, outlines,
     # aliased or supersampled edges, occluders, wider sizes); the rest use the recipe above.
     domain_random: float = 0.0
-    dr_photo: float = 0.3           # P(background = random crop of a bundled photo, assets/examples/*.jpg)
+    dr_photo: float = 0.3           # P(background = random crop of a bundled photo, vitviz/assets/examples/*.jpg)
     dr_outline: float = 0.25        # P(stroke only) for the polygon classes (a stroked circle would be a ring)
     dr_occlude: float = 0.3         # P(an occluder hides part of the shape; the mask is the visible part)
     dr_aliased: float = 0.3         # P(aliased edges); otherwise 4x supersampled (anti-aliased)
@@ -341,10 +341,10 @@ def save_examples(out_dir, n: int = 6, seed: int = 2024, config: ShapesConfig = 
     return paths
 
 
-if __name__ == "__main__":  # python -m vitviz.research.shapes.generator --out assets/examples
+if __name__ == "__main__":  # python -m vitviz.research.shapes.generator --out vitviz/assets/examples
     import argparse
     ap = argparse.ArgumentParser(description="write example images of the shapes data set")
-    ap.add_argument("--out", default="assets/examples")
+    ap.add_argument("--out", default="vitviz/assets/examples")
     ap.add_argument("-n", type=int, default=6)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--size", type=int, default=224)

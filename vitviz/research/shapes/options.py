@@ -13,7 +13,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog=PROGRAM, description=_description(),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/train", help="run directory (logs, checkpoint, snapshots, weights)")
-    ap.add_argument("--export", default=None, help="also copy weights + card to this directory (e.g. assets/models)")
+    ap.add_argument("--export", default=None, help="also copy weights + card to this directory (e.g. vitviz/assets/models)")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)

@@ -1,6 +1,6 @@
 """Train the embedded vitviz model (a small timm ViT) on procedurally generated shapes.
 
-    python -m vitviz.research.shapes.train --out runs/final --export assets/models
+    python -m vitviz.research.shapes.train --out runs/final --export vitviz/assets/models
 
 Recipe (see the model card for what was tried):
 

@@ -14,6 +14,7 @@ import gradio as gr
 
 import vitviz
 from vitviz import CaptureTimeout, ImageError, ModelLoadError
+from vitviz.core.assets import EXAMPLES
 from vitviz.core.model import embedded_models, is_embedded
 from vitviz.ui import explorer as E
 from vitviz.ui import page as P
@@ -22,7 +23,7 @@ from vitviz.ui.page import MODELS, Outputs, Session
 from vitviz.views import pictures as V
 from vitviz.views.text import LANG_CHOICES, tr
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "assets" / "examples"
+EXAMPLES_DIR = EXAMPLES
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 MAX_EXAMPLES = 36
 CURATED_MODELS = (
@@ -41,7 +42,7 @@ FIXED = {"title_md": "title", "intro_md": "intro", "filters_expl": "filters_expl
 
 
 def list_examples() -> list[str]:
-    """Image files in assets/examples/ (and its sub-folders), listed when the app is built."""
+    """Image files in vitviz/assets/examples/ (and its sub-folders), listed when the app is built."""
     if not EXAMPLES_DIR.is_dir():
         return []
     found = sorted(EXAMPLES_DIR.rglob("*"), key=lambda p: (len(p.relative_to(EXAMPLES_DIR).parts), str(p)))
