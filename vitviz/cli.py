@@ -69,14 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_handout(result, loaded, path: str, lang: str) -> tuple[Path, int]:
     """The lesson of `result` as one printable HTML file at `path` → (path, number of steps)."""
-    from vitviz.views.handout import handout_html
-    from vitviz.views.lesson import lesson_steps
+    from vitviz.views.handout import lesson_handout
 
-    steps = lesson_steps(result, loaded, lang)
-    info = result.info
-    subtitle = f"{info.name} · {info.input_size[1]}×{info.input_size[2]} · {info.num_tokens} tokens"
+    page, n = lesson_handout(result, loaded, lang)
     target = Path(path)
     if target.parent != Path(""):
         target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(handout_html(steps, lang, subtitle), encoding="utf-8")
-    return target, len(steps)
+    target.write_text(page, encoding="utf-8")
+    return target, n

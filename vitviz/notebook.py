@@ -28,15 +28,16 @@ class Shown:
         return self.html
 
 
-def _views() -> dict[str, tuple[str, Callable[[Analysis], np.ndarray]]]:
+def _views() -> dict[str, tuple[str, Callable[[Analysis, str], np.ndarray]]]:
+    """Name → (caption key, draw(analysis, language)): the figures' labels follow `show`'s language."""
     from vitviz.views import pictures as V
 
     return {
-        "patches": ("img_grid", V.grid_image),
+        "patches": ("img_grid", lambda a, lang: V.grid_image(a)),
         "position": ("img_pos_all", V.position_all_image),
-        "heads": ("img_heads", lambda a: V.layer_heads_image(a, a.info.depth - 1)),
-        "rollout": ("img_rollout", V.rollout_image),
-        "overview": ("img_overview", V.overview_image),
+        "heads": ("img_heads", lambda a, lang: V.layer_heads_image(a, a.info.depth - 1, lang)),
+        "rollout": ("img_rollout", lambda a, lang: V.rollout_image(a, lang=lang)),
+        "overview": ("img_overview", lambda a, lang: V.overview_image(a)),
     }
 
 
@@ -59,7 +60,7 @@ def show(result: Analysis, views: tuple[str, ...] = DEFAULT_VIEWS, lang: str = "
         key, draw = catalogue[name]
         caption = tr(key, lang, gh=info.grid[0], gw=info.grid[1])
         figures.append(f'<figure style="margin:0 12px 12px 0;max-width:{width}px">'
-                       f'<img src="{image_data_url(draw(result))}" alt="{html.escape(caption)}" '
+                       f'<img src="{image_data_url(draw(result, lang))}" alt="{html.escape(caption)}" '
                        f'style="width:100%;height:auto"><figcaption style="font-size:13px">'
                        f"{html.escape(caption)}</figcaption></figure>")
     top = "".join(f"<li>{html.escape(p.name)}: {p.probability:.1%}</li>" for p in result.predictions)

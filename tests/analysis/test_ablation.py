@@ -1,10 +1,10 @@
-"""Head ablation: a head's output replaced before the block's output projection."""
+"""Ablation: a head's output replaced before the block's output projection; a patch's token dropped from the sequence."""
 import numpy as np
 import pytest
 import torch
 
 import vitviz
-from vitviz.analysis.ablation import ablated_logits, head_importance, head_mask, heads_off
+from vitviz.analysis.ablation import ablate, ablated_logits, head_importance, head_mask, heads_off
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,81 @@ def test_the_ablated_models_rollout_comes_from_its_own_forward(small, photo):
 def test_a_head_outside_the_model_is_refused(small):
     with pytest.raises(ValueError):
         head_mask(small, [(3, 0)])
+
+
+# --------------------------------------------------------------------------- patches switched off
+
+def _by_hand(m, x, keep, attention_off_in=None):
+    """timm's modules run one by one on [CLS + position] ‖ [kept patch tokens + their positions];
+    block `attention_off_in` keeps only its projection's bias on the attention branch.
+    → (logits (K,), every block's attention probabilities L × (H, n, n))."""
+    assert m.global_pool == "token" and not m.no_embed_class
+    with torch.no_grad():
+        seq = torch.cat([m.cls_token, m.patch_embed(x.unsqueeze(0))], dim=1) + m.pos_embed  # 1, N, C
+        h = m.norm_pre(seq[:, torch.cat([torch.tensor([0]), torch.as_tensor(keep) + 1])])  # 1, n, C
+        probs = []
+        for i, b in enumerate(m.blocks):
+            n, a = h.shape[1], b.attn
+            q, k, _ = a.qkv(b.norm1(h)).reshape(1, n, 3, a.num_heads, a.head_dim).permute(2, 0, 3, 1, 4)
+            probs.append(((q * a.scale) @ k.transpose(-2, -1)).softmax(-1)[0])  # H, n, n
+            if i == attention_off_in:
+                h = h + b.ls1(a.proj.bias)
+                h = h + b.ls2(b.mlp(b.norm2(h)))
+            else:
+                h = b(h)
+        return m.head(m.norm(h)[:, 0])[0], probs
+
+
+def test_switching_no_patch_off_gives_the_normal_logits_and_rollout(small, x, photo):
+    normal = vitviz.analyze(small, photo)
+    out = ablate(small, x)
+    torch.testing.assert_close(torch.from_numpy(out.logits), torch.from_numpy(normal.logits))
+    np.testing.assert_allclose(out.rollout, normal.rollout, rtol=1e-5, atol=1e-7)
+    assert out.kept.all()
+
+
+def test_switched_off_patches_are_dropped_from_the_sequence_after_the_position_embedding(small, x):
+    off = [0, 5, 17, 100, 195]
+    keep = np.setdiff1d(np.arange(small.info.num_patches), off)
+    expected, _ = _by_hand(small.model, x, keep)
+    torch.testing.assert_close(torch.from_numpy(ablate(small, x, patches=off).logits), expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ablated_logits(small, x, [], patches=off), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_heads_and_patches_switched_off_together(small, x):
+    off = [3, 4, 60]
+    keep = np.setdiff1d(np.arange(small.info.num_patches), off)
+    expected, _ = _by_hand(small.model, x, keep, attention_off_in=1)
+    heads = [(1, hd) for hd in range(small.info.num_heads)]
+    torch.testing.assert_close(torch.from_numpy(ablate(small, x, heads, off).logits), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_ablated_rollout_is_the_rollout_of_the_ablated_attention_with_removed_patches_at_zero(small, x):
+    from vitviz.analysis import attention as att
+
+    off = [0, 1, 14, 15, 90]
+    kept = np.ones(small.info.num_patches, dtype=bool)
+    kept[off] = False
+    _, probs = _by_hand(small.model, x, np.flatnonzero(kept))
+    fused = att.fuse_heads(torch.stack(probs), "max")  # L, n, n
+    expected = att.model_rollout(fused, small.info, 0.2, num_tokens=fused.shape[-1])[small.info.num_prefix_tokens:]
+    out = ablate(small, x, patches=off, fusion="max", discard_ratio=0.2)
+    assert (out.rollout.ravel()[off] == 0).all() and not out.kept.ravel()[off].any()
+    np.testing.assert_allclose(out.rollout.ravel()[kept], expected.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_a_patch_outside_the_grid_is_refused(small, x):
+    with pytest.raises(ValueError):
+        ablate(small, x, patches=[small.info.num_patches])
+
+
+@pytest.mark.parametrize("batch", [3, 5, 9])
+def test_every_head_importance_is_that_head_alone_off_however_the_ablations_are_batched(small, x, batch):
+    """Batches of 3 hold one layer each; of 5 and 9 they mix layers (rows join at their own block)."""
+    with torch.no_grad():
+        base = small.model(x.unsqueeze(0))[0].log_softmax(-1)
+    top = int(base.argmax())
+    L, H = small.info.depth, small.info.num_heads
+    expected = np.array([[float(base[top] - ablated_logits(small, x, [(l, h)]).log_softmax(-1)[top])
+                          for h in range(H)] for l in range(L)])
+    np.testing.assert_allclose(head_importance(small, x, batch=batch), expected, atol=1e-4)

@@ -2,8 +2,9 @@
 in-browser explorers (attention and rollout), switch language, and check that the pictures and
 texts really change — in the browser at once, on the server after the explorer's report.
 
-Saves screenshots to docs/screenshots/: every section (1280×800), the page at 390 px, and both
-explorers at 1280×720 and 390 px, in English and Chinese.
+Saves screenshots to docs/screenshots/, in English and Chinese (`_zh`): every section
+(1280×800, with the explanation mosaic and the faithfulness curves computed), the page at
+390 px, and both explorers at 1280×720 and 390 px.
 Skips when /usr/bin/chromium is missing (never runs `playwright install`).
 """
 from __future__ import annotations
@@ -21,7 +22,13 @@ from vitviz.views.text import TEXT
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 MODEL = "vit_tiny_patch16_224"  # random weights: 12 blocks × 3 heads, 14×14 patches
-SECTIONS = ["input", "position", "attention", "rollout", "prediction", "export"]
+# section → its screenshot's file stem (the lesson's steps have their own, in test_lesson_browser.py)
+SECTIONS = {"input": "1_input", "position": "2_position", "attention": "3_attention", "rollout": "4_rollout",
+            "prediction": "5_prediction", "export": "6_export", "residual": "11_residual",
+            "ablation": "12_ablation", "trust": "13_trust"}
+# the pictures with words in them: a language switch redraws them
+WORDED = ("vv-pos-all", "vv-pos-patch", "vv-neuron", "vv-distance", "vv-block", "vv-relevance", "vv-lens",
+          "vv-lens-patch", "vv-norms", "vv-norms-depth", "vv-explanations", "vv-faith")
 EXPLORER, ROLLOUT = "#vv-explorer", "#vv-rollout-explorer"
 REPORT_IDLE_S = 0.6  # explorer.js reports a control change to the server after 600 ms without input
 
@@ -94,6 +101,21 @@ def screenshot(locator, name: str) -> None:
     path = SHOTS / name
     locator.screenshot(path=str(path))
     shrink_png(path)
+
+
+def suffix(lang: str) -> str:
+    """The screenshot names' language mark: none for English, "_zh" for Chinese."""
+    return "" if lang == "en" else f"_{lang}"
+
+
+def section_screenshots(page, lang: str) -> None:
+    """Every section of the page, one screenshot each, once its pictures have loaded."""
+    for name, stem in SECTIONS.items():
+        section = page.locator(f"#vv-sec-{name}")
+        section.scroll_into_view_if_needed()
+        wait_images_loaded(page, f"#vv-sec-{name}")
+        time.sleep(0.3)
+        screenshot(section, f"{stem}{suffix(lang)}.png")
 
 
 # ---------------------------------------------------------------------- the explorers
@@ -270,15 +292,16 @@ def test_browser_walkthrough(server, browser):
     assert len(FORWARD_PASSES) == passes + 1 and FORWARD_PASSES[-1] != "None"
     page.locator("#vv-export-btn").click()
     wait_for(lambda: "_analysis" in text(page, "vv-files"), 60, "the export files")
-    assert ".npz" in text(page, "vv-files") and ".png" in text(page, "vv-files")
+    # (the file list writes each name's stem and extension in separate elements)
+    assert all(kind in text(page, "vv-files") for kind in (".npz", ".png", "_lesson_en\n.html"))
+    # ... and the explanations and their faithfulness (these run the model, not vitviz.analyze)
+    page.locator("#vv-explain-btn").click()
+    wait_for(lambda: src(page, "vv-explanations"), 240, "the explanation mosaic")
+    page.locator("#vv-faith-btn").click()
+    wait_for(lambda: src(page, "vv-faith"), 240, "the faithfulness curves")
 
     # screenshots of every section in English at 1280×800
-    for name in SECTIONS:
-        section = page.locator(f"#vv-sec-{name}")
-        section.scroll_into_view_if_needed()
-        wait_images_loaded(page, f"#vv-sec-{name}")
-        time.sleep(0.3)
-        screenshot(section, f"{SECTIONS.index(name) + 1}_{name}.png")
+    section_screenshots(page, "en")
     page.evaluate("window.scrollTo(0, 0)")
     time.sleep(0.3)
     top = SHOTS / "0_top_1280x800.png"
@@ -299,6 +322,8 @@ def test_browser_walkthrough(server, browser):
     # 7. switch language → labels and explanations are in Chinese, pictures are kept
     assert "Input and patches" in text(page, "vv-sec-input")
     rollout3 = pixels(page, ROLLOUT)
+    english = {elem_id: src(page, elem_id) for elem_id in WORDED}
+    assert all(english.values()), english
     page.locator("#vv-lang label", has_text="简体中文").click()
     # each section switches its own texts (one event per section): wait for every one of them
     wait_for(lambda: "输入与图像块" in text(page, "vv-sec-input"), 20, "Chinese texts")
@@ -309,6 +334,10 @@ def test_browser_walkthrough(server, browser):
              20, "Chinese explorer labels")  # the explorers' controls too
     assert "Input and patches" not in text(page, "vv-sec-input")
     assert pixels(page, ROLLOUT) == rollout3
+    for elem_id, old in english.items():  # the figures' words too, without running anything
+        wait_src_change(page, elem_id, old, 30)
+    wait_for(lambda: "解释可信吗" in text(page, "vv-sec-trust"), 20, "Chinese trust texts")
+    section_screenshots(page, "zh")
     # and back
     page.locator("#vv-lang label", has_text="English").click()
     wait_for(lambda: "Input and patches" in text(page, "vv-sec-input"), 20, "English texts")
@@ -538,9 +567,13 @@ def test_the_explorers_fit_the_screen_in_both_languages(server, browser, width, 
     page.close()
 
 
-def test_phone_width(server, browser):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_phone_width(server, browser, lang):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = open_app(browser, server, 390, 844)
+    if lang == "zh":
+        page.locator("#vv-lang label", has_text="简体中文").click()
+        wait_for(lambda: "输入与图像块" in text(page, "vv-sec-input"), 20, "Chinese texts")
     # nothing wider than the screen: pictures scale down to the column
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= 390 + 2, overflow
@@ -550,7 +583,7 @@ def test_phone_width(server, browser):
     assert widths and max(widths) <= 390
     page.locator("#vv-sec-input").scroll_into_view_if_needed()
     wait_images_loaded(page, "#vv-sec-input")
-    path = SHOTS / "7_phone_390.png"
+    path = SHOTS / f"7_phone_390{suffix(lang)}.png"
     page.screenshot(path=str(path))
     shrink_png(path)
     page.close()

@@ -1,11 +1,14 @@
 """The lesson in headless Chromium: every step in both languages, on a projector (1280×720) and a
 phone (390×844), fits without overflowing; the buttons, the arrow keys and `?step=N` move it; and
 axe-core finds no critical or serious accessibility violation on the open page, after an upload and
-in the lesson. Screenshots of every step at 1280×720 go to docs/screenshots/lesson/.
+in the lesson; every picture's alt text names the image; the main flow works by keyboard alone; the
+handout opens and prints with the network off. Screenshots of every step at 1280×720 go to
+docs/screenshots/lesson/.
 """
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -138,9 +141,90 @@ def test_no_critical_or_serious_accessibility_violation(server, browser, lang):
         page.set_input_files("#vv-input input[type=file]", str(ROOT / "vitviz" / "assets" / "examples" / "fashion_0013_dress.png"))
         wait_explorer(page, first)
         assert serious_violations(page) == [], "after an upload"
+        shown, undescribed = page.evaluate("""() => {
+            const shown = [...document.querySelectorAll('.vv-img img')].filter((i) => i.offsetParent !== null);
+            return [shown.length, shown.filter((i) => !(i.alt || '').includes('fashion_0013_dress.png'))
+                                       .map((i) => i.closest('[id^=vv-]')?.id)]; }""")
+        assert shown >= 10 and undescribed == [], f"pictures whose alt text does not name the image: {undescribed}"
         page.locator(LESSON).scroll_into_view_if_needed()
         for _ in range(6):
             page.locator("#vv-lesson-next").click()
         assert serious_violations(page) == [], "in the lesson"
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory) -> Path:
+    """The CLI's handout of an example, in Chinese (the harder case for fonts and layout)."""
+    import vitviz
+    from vitviz.views.handout import lesson_handout
+
+    loaded = vitviz.load_model(MODEL)
+    page, _ = lesson_handout(vitviz.analyze(loaded, ROOT / "vitviz" / "assets" / "examples" / "fashion_0013_dress.png"),
+                             loaded, "zh")
+    path = tmp_path_factory.mktemp("handout") / "lesson.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def test_the_handout_shows_every_step_with_the_network_off(browser, handout):
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 720})
+    asked: list[str] = []
+    context.on("request", lambda r: asked.append(r.url))
+    page = context.new_page()
+    try:
+        page.goto(handout.as_uri())
+        page.wait_for_load_state("load")
+        shown = page.evaluate("""() => [...document.querySelectorAll('section.step')].map((s) => {
+            const img = s.querySelector('img'), r = s.getBoundingClientRect();
+            return { title: s.querySelector('h2').textContent.trim(), height: r.height,
+                     figure: img ? img.complete && img.naturalWidth > 0 : null }; })""")
+        assert len(shown) == 14
+        assert all(s["title"] and s["height"] > 50 for s in shown)
+        assert all(s["figure"] is not False for s in shown), "a figure did not load"
+        assert sum(s["figure"] is True for s in shown) >= 12
+        assert [u for u in asked if not u.startswith(("file:", "data:"))] == []
+        page.emulate_media(media="print")
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", page.pdf()))
+        assert pages >= 14, pages  # printed, every step starts a page (the CSS's page break)
+    finally:
+        context.close()
+
+
+def tab_to(page, test_js: str, presses: int = 250) -> None:
+    """Press Tab until the focused element passes `test_js` (a function of the element)."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => ({test_js})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached {test_js}")
+
+
+FOCUS_RING = """() => { const s = getComputedStyle(document.activeElement);
+    return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'; }"""
+
+
+def test_the_main_flow_works_by_keyboard_alone(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(server)
+        first = wait_explorer(page)
+        # choose an example with the keyboard (on the gallery's first page): the model runs on it
+        tab_to(page, "(e) => (e.getAttribute('aria-label') || '').startsWith('Example: fashion 0008')")
+        assert page.evaluate(FOCUS_RING)
+        page.keyboard.press("Enter")
+        wait_explorer(page, first)
+        # the lesson's next button, pressed with Enter
+        tab_to(page, "(e) => e.id === 'vv-lesson-next'")
+        assert page.evaluate(FOCUS_RING)
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"() => {STEP} === '2'")
+        # the explorer's layer control: arrow keys step through the layers, with a visible focus ring
+        tab_to(page, "(e) => e.matches('#vv-explorer .vvx-layer')")
+        assert page.evaluate(FOCUS_RING)
+        before = page.evaluate("() => document.activeElement.value")
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate("() => document.activeElement.value") != before
     finally:
         page.close()

@@ -89,8 +89,9 @@ def test_wired_click_handlers_get_the_clicked_pixel(demo, sess):
     outs = [fn(values, SimpleNamespace(index=[5 * f, 20 * f])) for fn in select]
     patch = next(o for o in outs if grid["patch_md"] in o)
     assert patch[page.patch] == [1, 0]
-    assert isinstance(next(o for o in outs if demo.vitviz_sections["position"]["pos_patch_img"] in o)
-                      [demo.vitviz_sections["position"]["pos_patch_img"]], np.ndarray)
+    drawn = next(o for o in outs if demo.vitviz_sections["position"]["pos_patch_img"] in o)[
+        demo.vitviz_sections["position"]["pos_patch_img"]]
+    assert isinstance(drawn["value"], np.ndarray) and drawn["alt_text"].startswith("Similarity")  # a picture, described
 
 
 def test_run_analyses_once_and_bumps_the_revision(sess, photo, tmp_path):
@@ -149,3 +150,40 @@ def test_the_page_opens_with_an_example_of_the_models_own_kind():
     assert input_section.first_example("vitviz-fashion", examples) == "a/fashion_0000_ankle-boot.png"
     assert input_section.first_example("vitviz-shapes", examples) == "a/shapes_0_circle.png"
     assert input_section.first_example("vit_base_patch16_224", examples) == "a/chelsea_cat.jpg"
+
+
+@pytest.mark.skipif(vitviz.render.cjk_family() is None, reason="no CJK font (Debian: fonts-noto-cjk)")
+def test_a_language_switch_relabels_the_figures_on_show(sess):
+    import dataclasses
+
+    from vitviz.analysis.faithfulness import Curve
+    from vitviz.views.text import tr
+
+    en, zh = V.ViewSettings(lang="en"), V.ViewSettings(lang="zh")
+
+    def redrawn(module, s, session, key):
+        """The picture `texts` sends, checking its label is translated with it."""
+        update = module.texts(s, session)[key]
+        assert update["label"] == tr(module.LABELS[key], s.lang), key
+        return update["value"]
+
+    for key in ("neuron_img", "block_img", "distance_img"):
+        assert not np.array_equal(redrawn(attention, en, sess, key), redrawn(attention, zh, sess, key)), key
+    for key in ("pos_all_img", "pos_patch_img"):
+        assert not np.array_equal(redrawn(position, en, sess, key), redrawn(position, zh, sess, key)), key
+    assert "value" not in rollout.texts(zh, sess)["relevance_img"]  # nothing computed, nothing drawn
+    relevant = dataclasses.replace(sess, analysis=dataclasses.replace(sess.analysis, relevance=sess.analysis.rollout))
+    assert not np.array_equal(redrawn(rollout, en, relevant, "relevance_img"),
+                              redrawn(rollout, zh, relevant, "relevance_img"))
+    # the trust section redraws what its buttons drew, from what it was drawn from (no model run)
+    assert trust.on_lang(zh, sess, None, None) == {}
+    a = sess.analysis
+    maps, seconds = {"random": V.random_map(a)}, {"random": 0.5}
+    x = np.linspace(0.0, 1.0, 5)
+    curves = [Curve("random", "pixels", "deletion", x, 1 - x, 0.5), Curve("random", "pixels", "insertion", x, x, 0.5)]
+    target = a.predictions[0].index
+    worded = trust.on_lang(zh, sess, (target, maps, seconds), (target, "pixels", curves))
+    assert worded["explain_md"].startswith("已用")  # "Explained class …" in Chinese
+    assert worded["auc_md"] == V.auc_table(curves, a.predictions[0].name, "pixels", "zh")
+    assert not np.array_equal(worded["explain_img"], V.explanations_image(a, maps, seconds, "en"))
+    assert not np.array_equal(worded["faith_img"], V.faithfulness_image(curves, "en"))

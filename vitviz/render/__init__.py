@@ -32,15 +32,15 @@ from vitviz.render.mosaic import (draw_patch_grid, filter_components_image, map_
 from vitviz.render.mpl import cjk_family, close_figure, figure_lang, figure_png, figure_rgb, line_figure, new_figure
 from vitviz.render.plot import (Axes, Canvas, LinePanel, attention_distance_image, line_panels_image, lut_colour,
                                 nice_ticks, tick_labels)
-from vitviz.render.recipes import attention_computation_image
+from vitviz.render.recipes import NeuronWords, attention_computation_image
 from vitviz.render.style import (AXIS_COLOUR, BACKGROUND, DISPLAY_MIN_SIDE, DIVERGING_CMAP, GRID_COLOUR,
                                  HIGHLIGHT_COLOUR, MAP_CMAP, PATCH_BAR, PREFIX_BAR, PREFIX_COLOURS,
                                  REFERENCE_COLOUR, SIGNED_CMAP, SUPERSAMPLE, TEXT_COLOUR)
 
 __all__ = [
     "AXIS_COLOUR", "Axes", "BACKGROUND", "Canvas", "DISPLAY_MIN_SIDE", "DIVERGING_CMAP", "GRID_COLOUR",
-    "HIGHLIGHT_COLOUR", "LinePanel", "MAP_CMAP", "PATCH_BAR", "PREFIX_BAR", "PREFIX_COLOURS", "REFERENCE_COLOUR",
-    "SIGNED_CMAP", "SUPERSAMPLE", "TEXT_COLOUR", "attention_computation_image", "attention_distance_image",
+    "HIGHLIGHT_COLOUR", "LinePanel", "MAP_CMAP", "NeuronWords", "PATCH_BAR", "PREFIX_BAR", "PREFIX_COLOURS",
+    "REFERENCE_COLOUR", "SIGNED_CMAP", "SUPERSAMPLE", "TEXT_COLOUR", "attention_computation_image", "attention_distance_image",
     "cjk_family", "close_figure", "colorbar", "colormap_lut", "display_scale", "draw_patch_grid", "draw_text", "enlarge",
     "figure_lang", "figure_png", "figure_rgb", "filter_components_image", "heatmap_rgb", "line_figure", "line_panels_image",
     "lut_colour", "map_tiles", "mark_patch", "new_figure", "nice_ticks", "normalise", "overlay",

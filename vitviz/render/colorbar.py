@@ -27,7 +27,7 @@ def vertical_colorbar(c: Canvas, box: tuple[int, int, int, int], vmin: float, vm
 
 
 @lru_cache(maxsize=32)
-def _colorbar_cached(vmin: float, vmax: float, cmap: str, label: str, width: int) -> np.ndarray:
+def _colorbar_cached(vmin: float, vmax: float, cmap: str, label: str, width: int, constant_label: str) -> np.ndarray:
     lo, hi = (vmin, vmax) if math.isfinite(vmin) and math.isfinite(vmax) else (0.0, 1.0)
     constant = not hi - lo > 1e-12 * max(1.0, abs(lo), abs(hi))
     c = Canvas(width, 62 if label else 44)
@@ -38,7 +38,7 @@ def _colorbar_cached(vmin: float, vmax: float, cmap: str, label: str, width: int
     c.put(ax.x0, ax.y0, np.repeat(colormap_lut(cmap)[levels][None], ax.y1 - ax.y0, axis=0))
     ax.frame()
     if constant:  # normalise() maps a constant map to the lowest colour
-        c.text(width / 2, ax.y1 + 5, f"every value = {lo:.4g}", 10, anchor="ma")
+        c.text(width / 2, ax.y1 + 5, f"{constant_label} {lo:.4g}", 10, anchor="ma")
     else:
         ax.xticks(nice_ticks(lo, hi, max(3, width // 110) + 1))
     if label:
@@ -48,14 +48,19 @@ def _colorbar_cached(vmin: float, vmax: float, cmap: str, label: str, width: int
     return out
 
 
-def colorbar(vmin: float, vmax: float, cmap: str = MAP_CMAP, label: str = "", width: int = DISPLAY_MIN_SIDE) -> np.ndarray:
-    """A horizontal colour bar from vmin to vmax, ticks and label below → (h, width, 3) uint8 (cached, read-only)."""
-    return _colorbar_cached(round(float(vmin), 6), round(float(vmax), 6), cmap, label, int(width))
+def colorbar(vmin: float, vmax: float, cmap: str = MAP_CMAP, label: str = "", width: int = DISPLAY_MIN_SIDE,
+             constant_label: str = "every value =") -> np.ndarray:
+    """A horizontal colour bar from vmin to vmax, ticks and label below → (h, width, 3) uint8 (cached, read-only).
+
+    constant_label: written before the value instead of ticks when vmin == vmax.
+    """
+    return _colorbar_cached(round(float(vmin), 6), round(float(vmax), 6), cmap, label, int(width), constant_label)
 
 
-def with_colorbar(image: np.ndarray, vmin: float, vmax: float, cmap: str = MAP_CMAP, label: str = "") -> np.ndarray:
+def with_colorbar(image: np.ndarray, vmin: float, vmax: float, cmap: str = MAP_CMAP, label: str = "",
+                  constant_label: str = "every value =") -> np.ndarray:
     """Stack a colour bar (as wide as the image) under an (H, W, 3) image → uint8."""
-    bar = colorbar(vmin, vmax, cmap, label, width=image.shape[1])
+    bar = colorbar(vmin, vmax, cmap, label, width=image.shape[1], constant_label=constant_label)
     if bar.shape[1] != image.shape[1]:
         bar = np.asarray(Image.fromarray(bar).resize((image.shape[1], bar.shape[0]), Image.BILINEAR))
     return np.concatenate([np.asarray(image, dtype=np.uint8), bar], axis=0)

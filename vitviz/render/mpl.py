@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from functools import lru_cache
 
 import numpy as np
@@ -20,8 +21,18 @@ def cjk_family() -> str | None:
 
 
 def figure_lang(lang: str) -> str:
-    """The language figure texts can be drawn in: Chinese only with a CJK font (never tofu boxes)."""
-    return lang if lang != "zh" or cjk_family() is not None else "en"
+    """The language figure texts can be drawn in: Chinese only with a CJK font (never tofu boxes;
+    the fallback to English is logged once)."""
+    if lang != "zh" or cjk_family() is not None:
+        return lang
+    _say_english_once()
+    return "en"
+
+
+@lru_cache(maxsize=1)
+def _say_english_once() -> None:
+    logging.getLogger("vitviz").warning(
+        "No font with Chinese glyphs is installed (Debian: fonts-noto-cjk), so the figures' labels stay in English.")
 
 
 @lru_cache(maxsize=1)

@@ -295,15 +295,21 @@ def line_panels_image(panels: Sequence[LinePanel], *, highlight: float | None = 
 def attention_distance_image(distance: np.ndarray, patch_size: tuple[int, int], *,
                              highlight_layer: int | None = None, title: str = "Mean attention distance",
                              xlabel: str = "Network depth (layer)", ylabel: str = "Mean attention distance (pixels)",
+                             head_labels: Sequence[str] | None = None, reference_label: str | None = None,
                              width: int = 560, height: int = 340) -> np.ndarray:
     """ViT fig. 7 (right) → (height, width, 3) uint8: one dot per head at each depth.
 
     distance: (L, H) mean attention distance in pixels; heads are spread a little around
     their layer and coloured from dark (head 1) to light (head H), as in the legend. The
     dashed line is one patch (patch_size[0] pixels); highlight_layer (0-based) is shaded.
+    head_labels: the legend's name of each head (default "head 1" …); reference_label: the
+    dashed line's (default "one patch (16 px)").
     """
     distance = np.asarray(distance, dtype=np.float64)
     L, H = distance.shape
+    head_labels = list(head_labels) if head_labels is not None else [f"head {h + 1}" for h in range(H)]
+    if reference_label is None:
+        reference_label = f"one patch ({patch_size[0]} px)"
     legend = H <= 16
     c = Canvas(width, height, SUPERSAMPLE)
     finite = distance[np.isfinite(distance)]
@@ -315,8 +321,7 @@ def attention_distance_image(distance: np.ndarray, patch_size: tuple[int, int], 
         ax.band(highlight_layer + 0.5, highlight_layer + 1.5)
     ax.grid(xt, yt)
     ax.hline(patch_size[0], REFERENCE_COLOUR, dashed=True)
-    c.text(ax.x1 - 4, ax.row(patch_size[0]) - 2, f"one patch ({patch_size[0]} px)", 9, fill=REFERENCE_COLOUR,
-           anchor="rd")
+    c.text(ax.x1 - 4, ax.row(patch_size[0]) - 2, reference_label, 9, fill=REFERENCE_COLOUR, anchor="rd")
     colours = [lut_colour("viridis", 0.05 + 0.9 * h / max(1, H - 1)) for h in range(H)]
     spread = min(0.5, 0.06 * (H - 1))
     offsets = np.linspace(-spread / 2, spread / 2, H) if H > 1 else np.zeros(1)
@@ -336,16 +341,16 @@ def attention_distance_image(distance: np.ndarray, patch_size: tuple[int, int], 
         for h in range(H):
             y = ax.y0 + 6 + h * 14
             c.dot(lx + 4, y, 3.2, colours[h])
-            c.text(lx + 11, y, f"head {h + 1}", 9, anchor="lm")
+            c.text(lx + 11, y, head_labels[h], 9, anchor="lm")
     else:
-        head_colour_strip(c, (lx, ax.y0, lx + 10, ax.y1), H)
+        head_colour_strip(c, (lx, ax.y0, lx + 10, ax.y1), head_labels[0], head_labels[-1])
     return c.rgb()
 
 
-def head_colour_strip(c: Canvas, box: tuple[int, int, int, int], heads: int) -> None:
-    """The head colours as a strip from head 1 (top) to head `heads` (bottom)."""
+def head_colour_strip(c: Canvas, box: tuple[int, int, int, int], first: str, last: str) -> None:
+    """The head colours as a strip from the first head (top, labelled `first`) to the last (bottom)."""
     x0, y0, x1, y1 = box
     t = 0.05 + 0.9 * (np.arange(y1 - y0) + 0.5) / (y1 - y0)
     c.put(x0, y0, np.repeat(colormap_lut("viridis")[np.round(t * 255).astype(np.intp)][:, None], x1 - x0, axis=1))
-    c.text(x1 + 3, y0, "head 1", 9, anchor="lt")
-    c.text(x1 + 3, y1, f"head {heads}", 9, anchor="lb")
+    c.text(x1 + 3, y0, first, 9, anchor="lt")
+    c.text(x1 + 3, y1, last, 9, anchor="lb")

@@ -13,6 +13,20 @@ from vitviz.render.style import AXIS_COLOUR, DIVERGING_CMAP, PATCH_BAR, PREFIX_B
 
 
 @dataclass(frozen=True)
+class NeuronWords:
+    """The words of `attention_computation_image` besides its titles (the views pass them in the
+    page's language; render knows no string table)."""
+
+    dimension: str = "dimension of the head"  # x axis of the keys
+    token: str = "token"  # y axis of the keys
+    query: str = "query"  # the arrow at the query token's own key row
+    uniform: str = "1/N (uniform)"  # the dashed level of the probabilities
+    maximum: str = "max: "  # before the most attended token's name
+    key_index: str = "key token index"  # x axis of the bars
+    prefix_note: str = " (orange: prefix tokens)"  # appended to key_index when there are prefix tokens
+
+
+@dataclass(frozen=True)
 class _NeuronLayout:
     """Where the four panels of `attention_computation_image` go (output pixels)."""
 
@@ -43,7 +57,7 @@ class _NeuronLayout:
 
 
 def _vector_panels(c: Canvas, g: _NeuronLayout, query: np.ndarray, keys: np.ndarray, titles: Sequence[str],
-                   query_token: int | None, cmap: str) -> None:
+                   query_token: int | None, cmap: str, words: NeuronWords) -> None:
     """Panels 1 and 2: the query vector and every key (row i: token i) on one colour scale."""
     d, n, x1 = g.d, g.n, g.x1
     lim = float(max(np.abs(query).max(), np.abs(keys).max(), 1e-6))
@@ -64,12 +78,12 @@ def _vector_panels(c: Canvas, g: _NeuronLayout, query: np.ndarray, keys: np.ndar
     ax.xticks(dim_ticks)
     ax.yticks(nice_ticks(0, n - 1, 9, integer=True))
     ax.title(titles[1], left=True)
-    ax.xlabel("dimension of the head", offset=20)
-    ax.ylabel("token", offset=42)
+    ax.xlabel(words.dimension, offset=20)
+    ax.ylabel(words.token, offset=42)
     if query_token is not None and 0 <= query_token < n:
         yq = (ax.row(query_token) + ax.row(query_token) + 1) / 2
         c.polygon([(x1 + 3, yq), (x1 + 10, yq - 4.5), (x1 + 10, yq + 4.5)], AXIS_COLOUR)
-        c.text(x1 + 12, yq, "query", 10, anchor="lm")
+        c.text(x1 + 12, yq, words.query, 10, anchor="lm")
     # the colour bar serves both heatmaps
     vertical_colorbar(c, (x1 + 52, g.tops[1], x1 + 64, g.tops[1] + key_h), -lim, lim, cmap)
 
@@ -89,7 +103,7 @@ def _score_panel(c: Canvas, g: _NeuronLayout, scores: np.ndarray, colours: list,
 
 
 def _probability_panel(c: Canvas, g: _NeuronLayout, probs: np.ndarray, colours: list, title: str,
-                       token_labels: Sequence[str], num_prefix: int) -> None:
+                       token_labels: Sequence[str], num_prefix: int, words: NeuronWords) -> None:
     """Panel 4: the softmax probabilities, with the uniform level 1/N and the most attended token."""
     n, x1 = g.n, g.x1
     top = int(np.argmax(probs))
@@ -99,28 +113,30 @@ def _probability_panel(c: Canvas, g: _NeuronLayout, probs: np.ndarray, colours: 
     ax.grid(yticks=yt)
     ax.bars(probs, colours)
     ax.hline(1.0 / n, REFERENCE_COLOUR, dashed=True)
-    c.text(x1 + 4, ax.row(1.0 / n) + 0.5, "1/N (uniform)", 10, fill=REFERENCE_COLOUR, anchor="lm")
+    c.text(x1 + 4, ax.row(1.0 / n) + 0.5, words.uniform, 10, fill=REFERENCE_COLOUR, anchor="lm")
     xt, yp = float(ax.px(top)), float(ax.py(probs[top]))
     c.polygon([(xt - 4, yp - 9), (xt + 4, yp - 9), (xt, yp - 2)], TEXT_COLOUR)
     ax.frame()
     ax.xticks(nice_ticks(0, n - 1, 9, integer=True))
     ax.yticks(yt)
     ax.title(title, left=True)
-    c.text(x1, g.tops[3] - 6, f"▼ max: {token_labels[top]}, {probs[top]:.3g}", 11, anchor="rd")
-    ax.xlabel("key token index" + (" (orange: prefix tokens)" if num_prefix else ""), offset=20)
+    c.text(x1, g.tops[3] - 6, f"▼ {words.maximum}{token_labels[top]}, {probs[top]:.3g}", 11, anchor="rd")
+    ax.xlabel(words.key_index + (words.prefix_note if num_prefix else ""), offset=20)
 
 
 def attention_computation_image(query: np.ndarray, keys: np.ndarray, scores: np.ndarray, probs: np.ndarray,
                                 token_labels: Sequence[str], query_label: str, scale: float, *,
                                 num_prefix: int = 1, query_token: int | None = None,
-                                titles: Sequence[str] | None = None, cmap: str = DIVERGING_CMAP) -> np.ndarray:
+                                titles: Sequence[str] | None = None, words: NeuronWords = NeuronWords(),
+                                cmap: str = DIVERGING_CMAP) -> np.ndarray:
     """The neuron view for one query token and one head → (h, w, 3) uint8.
 
     query (d,), keys (N, d), scores (N,) = q·k·scale, probs (N,) = softmax(scores).
     Four panels, top to bottom: the query vector and every key (one row per token) on one
     diverging colour scale (colour bar at the right), the scaled scores and the softmax
     probabilities (= the attention row) as one bar per key token, prefix tokens in orange.
-    query_token: marks that token's own key row.
+    query_token: marks that token's own key row. titles (the four panels') and words: the
+    figure's text, English by default.
     """
     query, keys = np.asarray(query, np.float32), np.asarray(keys, np.float32)
     scores, probs = np.asarray(scores, np.float32), np.asarray(probs, np.float32)
@@ -129,8 +145,8 @@ def attention_computation_image(query: np.ndarray, keys: np.ndarray, scores: np.
                         f"scores q·k × {scale:.4g}  ({n},)", f"softmax → attention row  ({n},)")
     g = _NeuronLayout.of(d, n)
     c = g.canvas()
-    _vector_panels(c, g, query, keys, titles, query_token, cmap)
+    _vector_panels(c, g, query, keys, titles, query_token, cmap, words)
     colours = [PREFIX_BAR if i < num_prefix else PATCH_BAR for i in range(n)]
     _score_panel(c, g, scores, colours, titles[2])
-    _probability_panel(c, g, probs, colours, titles[3], token_labels, num_prefix)
+    _probability_panel(c, g, probs, colours, titles[3], token_labels, num_prefix, words)
     return c.rgb()

@@ -57,6 +57,8 @@ def build_demo() -> gr.Blocks:
         # first, and the other sections' pictures (the lesson's above all) take longer to draw.
         for section, components in sorted(parts, key=lambda p: p[0] not in EXPLORER_SECTIONS):
             section.wire(page, components)
+        for section, components in [(input_section, top), *parts]:
+            page.name_pictures(components, getattr(section, "LABELS", {}))
         demo.unload(forget_tab)
         demo.unload(input_section.forget_tab)
     for block in demo.blocks.values():

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import gradio as gr
+import numpy as np
 import torch
 
 import vitviz
@@ -121,6 +123,35 @@ def translated(lang: str, labels: Mapping[str, str] = {}, buttons: Mapping[str, 
     return out
 
 
+def _is_update(value) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update"
+
+
+def redrawn(out: Outputs, pictures: Outputs) -> Outputs:
+    """`out` (e.g. translated labels) with `pictures` written in, in place: a component gets one
+    value per event, so a new picture for a component whose label `out` translates carries both."""
+    for name, value in pictures.items():
+        old = out.get(name)
+        if _is_update(old):
+            value = {**old, **value} if _is_update(value) else {**old, "value": value}
+        out[name] = value
+    return out
+
+
+def alt_text(label_key: str, lang: str, sess: Session | None) -> str:
+    """A picture's alt text: its label (what it shows), then the model and the image it is of."""
+    info = info_of(sess) if sess is not None else None
+    gh, gw = info.grid if info is not None else ("?", "?")
+    try:
+        label = tr(label_key, lang, gh=gh, gw=gw)
+    except (KeyError, IndexError):  # a label with other placeholders: its words are enough
+        label = tr(label_key, lang)
+    if info is None:
+        return label
+    image = Path(sess.image_path).name if sess.image_path else "—"
+    return tr("alt_picture", lang, label=label, model=info.name, image=image, gh=gh, gw=gw)
+
+
 def section_texts(s: V.ViewSettings, sess: Session | None, labels: Mapping[str, str] = {},
                   buttons: Mapping[str, str] = {}, fixed: Mapping[str, str] = {}):
     """(session, settings, the section's `translated` texts, the model info or None): what a
@@ -147,6 +178,11 @@ class Page:
     revision: Any = None  # gr.State: (counter, "all" | "texts"), set when the sections must re-draw
     patch_images: list = dataclasses.field(default_factory=list)
     explorers: dict = dataclasses.field(default_factory=dict)  # mode → gr.HTML explorer
+    pictures: dict = dataclasses.field(default_factory=dict)  # gr.Image → its label's text key (alt text)
+
+    def name_pictures(self, components: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+        """Remember the label key of every picture of a section: its alt text is built from it."""
+        self.pictures.update({c: labels[n] for n, c in components.items() if isinstance(c, gr.Image) and n in labels})
 
     def settings(self, values: Mapping) -> V.ViewSettings:
         """The one place the controls' values become a ViewSettings."""
@@ -165,30 +201,43 @@ class Page:
                 sess = dataclasses.replace(sess, tab=tab)
             return self.settings(values), sess, *(values[c] for c in extra)
 
-        def named(result: Outputs) -> dict:
+        def named(result: Outputs, s: V.ViewSettings, sess: Session | None) -> dict:
             if not result:  # nothing to change: gradio wants at least one output named
                 return {next(iter(outputs.values())): gr.skip()}
-            return {outputs[name]: value for name, value in result.items()}
+            if isinstance(result.get("session"), Session):  # a new analysis: its pictures are of the new image
+                sess = result["session"]
+            return {outputs[name]: self.described(outputs[name], value, s, sess) for name, value in result.items()}
 
         if event == "select":
             def fn(values: dict, evt: gr.SelectData, request: gr.Request = None):
                 s, sess, *rest = args(values, request)
-                return named(handler(s, sess, None if evt is None else evt.index, *rest))
+                return named(handler(s, sess, None if evt is None else evt.index, *rest), s, sess)
         elif event == "explore":
             def fn(values: dict, evt: gr.SelectData, request: gr.Request = None):
                 s, sess, *rest = args(values, request)
                 report = evt.value if evt is not None and isinstance(evt.value, dict) else {}
-                return named(handler(s, sess, report, *rest))
+                return named(handler(s, sess, report, *rest), s, sess)
         elif event == "progress":
             def fn(values: dict, request: gr.Request = None, progress=gr.Progress()):
-                return named(handler(*args(values, request), progress=progress))
+                s, sess, *rest = args(values, request)
+                return named(handler(s, sess, *rest, progress=progress), s, sess)
         else:
             def fn(values: dict, request: gr.Request = None):
-                return named(handler(*args(values, request)))
+                s, sess, *rest = args(values, request)
+                return named(handler(s, sess, *rest), s, sess)
         named_fn = getattr(handler, "func", handler)  # a functools.partial names its function
         fn.__name__ = fn.__qualname__ = getattr(named_fn, "__name__", "handler")
         inputs = {getattr(self, name) for name in SETTINGS} | {self.session, *extra}
         return gr.on(triggers, fn, inputs=inputs, outputs=list(outputs.values()), **kwargs)
+
+    def described(self, component: Any, value: Any, s: V.ViewSettings, sess: Session | None) -> Any:
+        """A new picture for `component` with its alt text: what it shows (its label) for this model
+        and image, in the page's language (gradio leaves pictures without alt text otherwise)."""
+        picture = value.get("value") if _is_update(value) else value
+        if not isinstance(picture, np.ndarray) or component not in self.pictures:
+            return value
+        alt = alt_text(self.pictures[component], s.lang, sess)
+        return {**value, "alt_text": alt} if _is_update(value) else gr.update(value=picture, alt_text=alt)
 
     def follow(self, outputs: Mapping[str, Any], texts: Callable[..., Outputs],
                pictures: Callable[..., Outputs] | None = None) -> None:
@@ -198,7 +247,7 @@ class Page:
             sess, s = prepare(s, sess)
             out = texts(s, sess)
             if pictures is not None and rev[1] == "all" and sess.analysis is not None:
-                out.update(pictures(s, sess))
+                redrawn(out, pictures(s, sess))
             return out
 
         self.listen([self.revision.change], on_revision, outputs, extra=(self.revision,), **PRIVATE)

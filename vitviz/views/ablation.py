@@ -1,16 +1,29 @@
-"""Head ablation: the head picker (the layer × head overview with the switched-off heads marked),
-what changed when they are off, and the head-importance map."""
+"""Ablation: the head picker (the layer × head overview with the switched-off heads marked), the
+patch picker (the input with the switched-off patches hatched), what changed when they are off,
+the rollout of the ablated model and the head-importance map."""
 from __future__ import annotations
+
+from typing import Collection, Protocol
 
 import numpy as np
 
 from vitviz import render as R
+from vitviz.analysis.ablation import Ablated
 from vitviz.analysis.analyze import Analysis
 from vitviz.views.attention import overview_image, overview_mosaic
-from vitviz.views.common import overlay_with_colorbar
+from vitviz.views.common import display_factor, frame, patch_at_display_pixel
+from vitviz.views.inputs import grid_image
+from vitviz.views.prediction import probabilities_label
 from vitviz.views.text import tr
+from vitviz.views.trust import hatch, what_if_image
 
 OFF_COLOUR = np.array([200, 30, 30], dtype=np.float32)
+
+
+class HasLogits(Protocol):
+    """An ablated run: an `Ablated` or the `Analysis` of a forward pass with heads off."""
+
+    logits: np.ndarray  # (K,)
 
 
 def _boxes(a: Analysis) -> list[tuple[int, int, int, int]]:
@@ -42,23 +55,79 @@ def head_at_pixel(a: Analysis, x: float, y: float) -> tuple[int, int] | None:
     return None
 
 
+def _patch_tile(a: Analysis, big: np.ndarray, index: int) -> np.ndarray:
+    """The pixels of patch `index` (row-major) in a picture enlarged by `display_factor` (a view)."""
+    f, (ph, pw) = display_factor(a), a.info.patch_size
+    r, c = divmod(int(index), a.info.grid[1])
+    return big[r * ph * f:(r + 1) * ph * f, c * pw * f:(c + 1) * pw * f]
+
+
+def patch_picker_image(a: Analysis, off: set[int]) -> np.ndarray:
+    """The model's input with its patch grid; switched-off patches hatched grey, as removed
+    patches are everywhere, and framed red like the head picker's (same geometry as `grid_image`:
+    clicks map back with `patch_at_pixel`)."""
+    out = grid_image(a)
+    for index in off:
+        tile = _patch_tile(a, out, index)
+        hatch(tile)
+        frame(tile, colour=tuple(int(v) for v in OFF_COLOUR), width=2)
+    return out
+
+
+def patch_at_pixel(a: Analysis, x: float, y: float) -> int:
+    """Row-major index of the patch under display pixel (x, y) of the patch picker."""
+    row, col = patch_at_display_pixel(a, x, y)
+    return row * a.info.grid[1] + col
+
+
 def heads_label(off: set[tuple[int, int]]) -> str:
     return ", ".join(f"L{l + 1} h{h + 1}" for l, h in sorted(off)) or "—"
 
 
-def ablation_text(a: Analysis, ablated: Analysis, off: set[tuple[int, int]], mode: str, lang: str) -> str:
-    """Markdown: which heads were off, the top class's probability before and after, both top-5s."""
+def patches_label(a: Analysis, off: set[int], most: int = 8) -> str:
+    """The switched-off patches as (row, col), the first `most` of them, then how many more."""
+    gw = a.info.grid[1]
+    shown = ", ".join(f"({i // gw}, {i % gw})" for i in sorted(off)[:most]) or "—"
+    return shown + (f", … (+{len(off) - most})" if len(off) > most else "")
+
+
+def _summary(a: Analysis, heads: set[tuple[int, int]], patches: Collection[int], mode: str, lang: str,
+             **change) -> str:
+    """The sentence naming what was switched off and how the top class's probability moved
+    (`change`: name, before, after, delta)."""
+    n, p = len(patches), a.info.num_patches
+    if not patches:
+        return tr("ablation_summary", lang, heads=heads_label(heads), mode=tr(f"ablation_mode_{mode}", lang), **change)
+    if not heads:
+        return tr("ablation_summary_patches", lang, n=n, p=p, **change)
+    return tr("ablation_summary_both", lang, heads=heads_label(heads), mode=tr(f"ablation_mode_{mode}", lang),
+              n=n, p=p, **change)
+
+
+def ablation_text(a: Analysis, ablated: HasLogits, off: set[tuple[int, int]], mode: str, lang: str,
+                  patches: Collection[int] = ()) -> str:
+    """Markdown: which heads and patches were off, the top class's probability before and after
+    (Δ), both top-5s."""
     if not a.predictions:
         return tr("no_head", lang, c=a.info.embed_dim)
     top = a.predictions[0]
     probs = _softmax(ablated.logits)
     after = float(probs[top.index])
-    rows = [tr("ablation_head", lang), "|---|---|"]
-    for on, off_ in zip(a.predictions, ablated.predictions):
-        rows.append(f"| {on.name} {on.probability:.1%} | {off_.name} {off_.probability:.1%} |")
-    summary = tr("ablation_summary", lang, heads=heads_label(off), mode=tr(f"ablation_mode_{mode}", lang),
-                 name=top.name, before=top.probability, after=after, delta=after - top.probability)
+    rows = [tr("ablation_head_patches" if patches else "ablation_head", lang), "|---|---|"]
+    for on, i in zip(a.predictions, np.argsort(-probs, kind="stable")):
+        rows.append(f"| {on.name} {on.probability:.1%} | {_class_name(a, int(i))} {probs[i]:.1%} |")
+    summary = _summary(a, off, patches, mode, lang, name=top.name, before=top.probability, after=after,
+                       delta=after - top.probability)
     return summary + "\n\n" + "\n".join(rows)
+
+
+def _class_name(a: Analysis, index: int) -> str:
+    return a.class_names[index] if index < len(a.class_names) else str(index)
+
+
+def ablated_label(a: Analysis, ablated: HasLogits) -> dict[str, float]:
+    """The ablated run's top-5 as a label, named like the analysis' own."""
+    return probabilities_label(a, _softmax(ablated.logits))
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -66,8 +135,13 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def ablated_rollout_image(ablated: Analysis) -> np.ndarray:
-    return overlay_with_colorbar(ablated, ablated.rollout, "rollout weight (heads off)")
+def ablated_rollout_image(a: Analysis, ablated: Ablated, lang: str = "en") -> np.ndarray:
+    """The rollout of the ablated run over the input, on the kept patches' min..max scale, removed
+    patches hatched grey (as in the what-if), with a colour bar."""
+    kept = ablated.kept & np.isfinite(ablated.rollout)
+    lo, hi = (float(ablated.rollout[kept].min()), float(ablated.rollout[kept].max())) if kept.any() else (0.0, 1.0)
+    label = tr("fig_ablated_rollout_bar", R.figure_lang(lang))
+    return R.with_colorbar(what_if_image(a, ablated.rollout, ablated.kept), lo, hi, label=label)
 
 
 def importance_image(a: Analysis, drops: np.ndarray, lang: str = "en") -> np.ndarray:

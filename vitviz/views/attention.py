@@ -15,7 +15,7 @@ from vitviz.analysis.analyze import Analysis
 from vitviz.analysis.neuron import AttentionComputation, attention_scale, depth_measurements, query_computation
 from vitviz.core.model import ModelInfo
 from vitviz.views.common import (DERIVED, WIDE, ViewSettings, display_factor, fmt, frame, head_cols,
-                                 layer_head_mosaic, query_token, readout_name, token_label)
+                                 labelled_colorbar, layer_head_mosaic, query_token, readout_name, token_label)
 from vitviz.views.text import tr
 
 
@@ -23,14 +23,19 @@ def attention_text(info: ModelInfo, lang: str) -> str:
     return tr("sec_c", lang) + "\n\n" + tr("expl_c", lang, readout=readout_name(info, lang), **fmt(info))
 
 
-def layer_heads_image(a: Analysis, layer: int) -> np.ndarray:
+def head_names(heads: int, lang: str) -> list[str]:
+    """"head 1" … "head H" in `lang` (already `R.figure_lang`ed: these are drawn into figures)."""
+    return [tr("x_head_n", lang, head=h + 1) for h in range(heads)]
+
+
+def layer_heads_image(a: Analysis, layer: int, lang: str = "en") -> np.ndarray:
     """The readout token's attention in one layer, one tile per head, over the image."""
     maps = a.cls_attention[layer]
     H = maps.shape[0]
     cols = head_cols(H)
     size = min(200, WIDE // cols)
     tiles = R.map_tiles(maps, size=size, image=a.image)
-    return R.tile_grid(tiles, math.ceil(H / cols), cols, labels=[f"head {h + 1}" for h in range(H)])
+    return R.tile_grid(tiles, math.ceil(H / cols), cols, labels=head_names(H, R.figure_lang(lang)))
 
 
 def overview_mosaic(a: Analysis) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
@@ -67,7 +72,7 @@ def query_image(a: Analysis, s: ViewSettings) -> np.ndarray:
     big = R.overlay(a.image, m, alpha=0.65, vmin=lo, vmax=hi)
     if a.grid.token_position(token) is not None:
         big = R.mark_patch(big, a.grid, s.patch, display_factor(a))
-    return R.with_colorbar(big, lo, hi, label=tr("fig_attention_weight", R.figure_lang(s.lang)))
+    return labelled_colorbar(big, lo, hi, tr("fig_attention_weight", R.figure_lang(s.lang)), s.lang)
 
 
 def distance_image(a: Analysis, layer: int | None = None, lang: str = "en") -> np.ndarray:
@@ -75,7 +80,8 @@ def distance_image(a: Analysis, layer: int | None = None, lang: str = "en") -> n
     lang = R.figure_lang(lang)
     return R.attention_distance_image(a.attention_distance, a.info.patch_size, highlight_layer=layer,
                                       title=tr("fig_distance_title", lang), xlabel=tr("fig_distance_x", lang),
-                                      ylabel=tr("fig_distance_y", lang))
+                                      ylabel=tr("fig_distance_y", lang), head_labels=head_names(a.info.num_heads, lang),
+                                      reference_label=tr("fig_one_patch", lang, px=a.info.patch_size[0]))
 
 
 def distance_text(info: ModelInfo, lang: str) -> str:
@@ -92,23 +98,36 @@ def neuron_text(model, a: Analysis, s: ViewSettings, comp: AttentionComputation 
     comp = comp or query_computation(model, a, s.layer, s.head, token)
     top = int(np.argmax(comp.probs))
     return tr("sub_neuron", s.lang) + "\n\n" + tr(
-        "expl_neuron", s.lang, query=token_label(a, token), layer=s.layer + 1, head=s.head + 1, d=comp.head_dim,
-        n=a.info.num_tokens, scale=comp.scale, top=token_label(a, top), top_p=float(comp.probs[top]),
+        "expl_neuron", s.lang, query=token_label(a, token, s.lang), layer=s.layer + 1, head=s.head + 1,
+        d=comp.head_dim, n=a.info.num_tokens, scale=comp.scale, top=token_label(a, top, s.lang),
+        top_p=float(comp.probs[top]),
         entropy=comp.entropy, max_entropy=math.log(a.info.num_tokens))
 
 
-def neuron_image(a: Analysis, comp: AttentionComputation) -> np.ndarray:
+def neuron_words(lang: str) -> R.NeuronWords:
+    """The neuron view's axis names and marks in `lang` (already `R.figure_lang`ed)."""
+    return R.NeuronWords(dimension=tr("fig_head_dim", lang), token=tr("fig_token", lang),
+                         query=tr("fig_query_mark", lang), uniform=tr("fig_uniform", lang),
+                         maximum=tr("fig_max", lang), key_index=tr("fig_key_index", lang),
+                         prefix_note=tr("fig_prefix_note", lang))
+
+
+def neuron_image(a: Analysis, comp: AttentionComputation, lang: str = "en") -> np.ndarray:
     """The figure of q, keys, scores and softmax of one computed attention row."""
-    labels = [token_label(a, i) for i in range(a.info.num_tokens)]
-    token = comp.query_token
+    lang = R.figure_lang(lang)
+    labels = [token_label(a, i, lang) for i in range(a.info.num_tokens)]
+    token, d, n = comp.query_token, comp.head_dim, a.info.num_tokens
+    titles = (tr("fig_q_title", lang, query=labels[token], d=d), tr("fig_k_title", lang, n=n, d=d),
+              tr("fig_scores_title", lang, scale=comp.scale, n=n), tr("fig_softmax_title", lang, n=n))
     return R.attention_computation_image(comp.query, comp.keys, comp.scores, comp.probs, labels, labels[token],
-                                         comp.scale, num_prefix=a.info.num_prefix_tokens, query_token=token)
+                                         comp.scale, num_prefix=a.info.num_prefix_tokens, query_token=token,
+                                         titles=titles, words=neuron_words(lang))
 
 
 def neuron_view(model, a: Analysis, s: ViewSettings) -> tuple[str, np.ndarray]:
     """Markdown + figure of q, keys, scores and softmax for the query token (chosen layer/head)."""
     comp = query_computation(model, a, s.layer, s.head, query_token(a, s))
-    return neuron_text(model, a, s, comp), neuron_image(a, comp)
+    return neuron_text(model, a, s, comp), neuron_image(a, comp, s.lang)
 
 
 def block_text(a: Analysis, s: ViewSettings, model=None) -> str:
@@ -133,13 +152,16 @@ def block_text(a: Analysis, s: ViewSettings, model=None) -> str:
     return head + "\n\n" + tr("block_head", lang) + "\n" + "\n".join(rows)
 
 
-def block_stats_image(a: Analysis, layer: int) -> np.ndarray:
+def block_stats_image(a: Analysis, layer: int, lang: str = "en") -> np.ndarray:
     """Token norm, attention entropy and near-zero GELU share through the depth."""
     L = a.info.depth
     norms, ent = depth_measurements(a)
     x = np.arange(1, L + 1)
+    lang = R.figure_lang(lang)
+    block = tr("fig_block", lang)
     return R.line_panels_image([
-        R.LinePanel(np.arange(0, L + 1), norms, "mean token norm", "after block (0 = input)", (59, 82, 139)),
-        R.LinePanel(x, ent, "attention entropy (nats)", "block", (33, 145, 140), reference=math.log(a.info.num_tokens)),
-        R.LinePanel(x, a.gelu_near_zero[:L] * 100, "GELU outputs ≈ 0 (%)", "block", (230, 85, 13)),
+        R.LinePanel(np.arange(0, L + 1), norms, tr("fig_mean_token_norm", lang), tr("fig_after_block_input", lang),
+                    (59, 82, 139)),
+        R.LinePanel(x, ent, tr("fig_entropy", lang), block, (33, 145, 140), reference=math.log(a.info.num_tokens)),
+        R.LinePanel(x, a.gelu_near_zero[:L] * 100, tr("fig_gelu_zero", lang), block, (230, 85, 13)),
     ], highlight=layer + 1)

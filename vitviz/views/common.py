@@ -39,11 +39,12 @@ def query_token(a: Analysis, s: ViewSettings) -> int:
     return a.grid.token_index(*s.patch)
 
 
-def token_label(a: Analysis, token: int) -> str:
+def token_label(a: Analysis, token: int, lang: str = "en") -> str:
+    """A token's name: its prefix name (CLS, REG1, …) or "patch (row, col)" in `lang`."""
     pos = a.grid.token_position(token)
     if pos is None:
         return a.info.prefix_names[token]
-    return f"patch ({pos[0]}, {pos[1]})"
+    return tr("fig_patch", lang, row=pos[0], col=pos[1])
 
 
 def fmt(info: ModelInfo) -> dict:
@@ -105,7 +106,14 @@ def frame(tile: np.ndarray, colour=(0, 230, 255), width: int = 3) -> None:
     tile[:, -width:] = colour
 
 
-def overlay_with_colorbar(a: Analysis, m: np.ndarray, label: str) -> np.ndarray:
-    """A (gh, gw) map over the image on its own min..max scale, with a colour bar."""
+def labelled_colorbar(image: np.ndarray, lo: float, hi: float, label: str, lang: str = "en",
+                      cmap: str = R.MAP_CMAP) -> np.ndarray:
+    """`R.with_colorbar` with the bar's own words (a constant map's "every value =") in `lang`;
+    `label` comes already worded, in `R.figure_lang(lang)`."""
+    return R.with_colorbar(image, lo, hi, cmap, label, constant_label=tr("fig_every_value", R.figure_lang(lang)))
+
+
+def overlay_with_colorbar(a: Analysis, m: np.ndarray, label: str, lang: str = "en") -> np.ndarray:
+    """A (gh, gw) map over the image on its own min..max scale, with a colour bar (`labelled_colorbar`)."""
     lo, hi = float(m.min()), float(m.max())
-    return R.with_colorbar(R.overlay(a.image, m, alpha=0.65, vmin=lo, vmax=hi), lo, hi, label=label)
+    return labelled_colorbar(R.overlay(a.image, m, alpha=0.65, vmin=lo, vmax=hi), lo, hi, label, lang)

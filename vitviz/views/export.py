@@ -1,4 +1,5 @@
-"""The files one "Export" writes: the standard figures, this tab's views as PNG, and the analysis as .npz.
+"""The files one "Export" writes: the standard figures and this tab's views as PNG, the lesson handout
+(HTML) and the analysis as .npz.
 
 No gradio here: `export_analysis` returns the paths, the UI hands them to the browser.
 """
@@ -14,7 +15,9 @@ import numpy as np
 from PIL import Image
 
 from vitviz.analysis.analyze import Analysis
+from vitviz.core.model import LoadedModel
 from vitviz.views import pictures as V
+from vitviz.views.handout import lesson_handout
 
 EXPORT_KEEP_SECONDS = 15 * 60
 _EXPORT_LOCK = threading.Lock()
@@ -36,33 +39,38 @@ def export_folder() -> Path:
 
 
 def export_pictures(model, a: Analysis, s: V.ViewSettings) -> dict[str, np.ndarray]:
-    """The CLI's standard figure set, plus what depends on this tab's settings: {file stem: picture}."""
+    """The CLI's standard figure set, plus what depends on this tab's settings: {file stem: picture},
+    labelled in the tab's language."""
     from vitviz.views.figures import standard_figures
 
-    pictures = {Path(name).stem: pic for name, pic in standard_figures(a).items()}
+    pictures = {Path(name).stem: pic for name, pic in standard_figures(a, s.lang).items()}
     pictures.update({
         "patch_grid": V.grid_image(a, s.patch),
-        "rollout": V.rollout_image(a, s.fusion, s.discard),
-        f"layer{s.layer + 1}_heads": V.layer_heads_image(a, s.layer),
+        "rollout": V.rollout_image(a, s.fusion, s.discard, s.lang),
+        f"layer{s.layer + 1}_heads": V.layer_heads_image(a, s.layer, s.lang),
         "query_attention": V.query_image(a, s),
         "attention_computation": V.neuron_view(model, a, s)[1],
-        "block_measurements": V.block_stats_image(a, s.layer),
+        "block_measurements": V.block_stats_image(a, s.layer, s.lang),
     })
-    rel = V.relevance_image(a)
+    rel = V.relevance_image(a, s.lang)
     if rel is not None:
         pictures["relevance"] = rel
     return pictures
 
 
-def export_analysis(model, a: Analysis, s: V.ViewSettings, folder: Path | None = None) -> list[str]:
-    """Write every export picture as `<model>_<name>.png` and the analysis as `<model>_analysis.npz`
-    into `folder` (default: a fresh `export_folder()`); the paths written, the .npz last."""
+def export_analysis(loaded: LoadedModel, a: Analysis, s: V.ViewSettings, folder: Path | None = None) -> list[str]:
+    """Write every export picture as `<model>_<name>.png`, the lesson handout in the tab's language as
+    `<model>_lesson_<lang>.html` and the analysis as `<model>_analysis.npz` into `folder` (default: a
+    fresh `export_folder()`); the paths written, the .npz last."""
     folder = export_folder() if folder is None else Path(folder)
     stem = a.info.name.replace("/", "_").replace(".", "_")
     paths = []
-    for name, pic in export_pictures(model, a, s).items():
+    for name, pic in export_pictures(loaded.model, a, s).items():
         path = folder / f"{stem}_{name}.png"
         Image.fromarray(np.asarray(pic, dtype=np.uint8)).save(path)
         paths.append(str(path))
+    handout = folder / f"{stem}_lesson_{s.lang}.html"
+    handout.write_text(lesson_handout(a, loaded, s.lang)[0], encoding="utf-8")
+    paths.append(str(handout))
     paths.append(str(a.save_npz(folder / f"{stem}_analysis.npz")))
     return paths

@@ -33,7 +33,7 @@ def layer_head_grid(maps: np.ndarray, image: np.ndarray, size: int = 72) -> np.n
 
 
 # The views that draw text into their figure, and so take the language.
-WORDED = {V.position_all_image, V.distance_image}
+WORDED = {V.position_all_image, V.distance_image, V.rollout_image}
 
 
 def standard_figures(result: Analysis, lang: str = "en") -> dict[str, np.ndarray]:

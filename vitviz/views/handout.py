@@ -9,7 +9,9 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
-from vitviz.views.lesson import LessonStep, body_html, figure_url
+from vitviz.analysis.analyze import Analysis
+from vitviz.core.model import LoadedModel
+from vitviz.views.lesson import LessonStep, body_html, figure_url, lesson_steps
 from vitviz.views.lesson_text import lt
 
 CSS = """
@@ -53,6 +55,15 @@ def handout_html(steps: Sequence[LessonStep], lang: str = "en", subtitle: str = 
             f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             f"<header><h1>{html.escape(title)}</h1>{sub}<p>{html.escape(lt('ho_made', lang))}</p></header>\n"
             + "\n".join(sections) + "\n</body>\n</html>\n")
+
+
+def lesson_handout(result: Analysis, loaded: LoadedModel, lang: str = "en") -> tuple[str, int]:
+    """The lesson of `result` on `loaded` as the handout page → (html, number of steps); the CLI's
+    `--handout` and the app's download both write this."""
+    steps = lesson_steps(result, loaded, lang)
+    info = result.info
+    subtitle = f"{info.name} · {info.input_size[1]}×{info.input_size[2]} · {info.num_tokens} tokens"
+    return handout_html(steps, lang, subtitle), len(steps)
 
 
 def _section(step: LessonStep, i: int, n: int, lang: str) -> str:

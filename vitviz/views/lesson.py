@@ -11,9 +11,9 @@ Markdown subset: **bold**, `code`), one figure and alt text that says what the f
 for this model and image. The app's lesson section (`vitviz.ui.sections.lesson`) and the
 printed handout (`vitviz.views.handout`) show the same steps.
 
-Figures are drawn for a projector: large type, one idea each. Labels inside PIL-drawn
-figures are language-neutral (shapes, module names); matplotlib figures are drawn in the
-lesson's language when a CJK font is installed (`render.figure_lang`).
+Figures are drawn for a projector: large type, one idea each. Shapes and module names in
+them are language-neutral; every other word is drawn in the lesson's language when a CJK
+font is installed (`render.figure_lang`).
 """
 from __future__ import annotations
 
@@ -282,7 +282,7 @@ def _attention_out(ctx: _Ctx) -> LessonStep:
     attn = ctx.model.blocks[0].attn
     heads, d = int(attn.num_heads), int(attn.head_dim)
     vals = dict(f, heads=heads, d=d, c=int(attn.proj.out_features))
-    fig = ctx.figure("attention_out", lambda: attention_out_figure(f["n"], vals["c"], heads, d))
+    fig = ctx.figure("attention_out", lambda: attention_out_figure(f["n"], vals["c"], heads, d, lang), words=True)
     return _step(ctx, "attention_out", lt("b_attention_out", lang, **vals), fig, lt("a_attention_out", lang, **vals))
 
 
@@ -326,7 +326,7 @@ def _head(ctx: _Ctx) -> LessonStep:
     a, f, lang, info = ctx.a, ctx.f, ctx.lang, ctx.a.info
     if not a.predictions:
         vals = dict(f, readout=_readout(ctx))
-        fig = ctx.figure("head", lambda: no_head_figure(f["n"], f["c"], info.readout))
+        fig = ctx.figure("head", lambda: no_head_figure(f["n"], f["c"], info.readout, lang), words=True)
         return _step(ctx, "head", lt("b_head_none", lang, **vals), fig, lt("a_head_none", lang, **vals))
     what = lt("head_cls" if info.readout == "cls" else "head_avg", lang, **f)
     dist = lt("head_dist", lang) if "DIST" in info.prefix_names else ""
@@ -376,7 +376,7 @@ def _rollout(ctx: _Ctx) -> LessonStep:
     patch = lt("patch_label", lang, row=r, col=c)
     fused = lt(f"fused_{a.fusion}", lang)
     body = lt("b_rollout", lang, fused=fused, readout=_readout(ctx), patch=patch, share=share, **f)
-    fig = ctx.figure("rollout", lambda: rollout_image(a))
+    fig = ctx.figure("rollout", lambda: rollout_image(a, lang=lang), words=True)
     return _step(ctx, "rollout", body, fig, lt("a_rollout", lang, readout=_readout(ctx), patch=patch))
 
 
@@ -523,13 +523,14 @@ def qkv_figure(n: int, c: int, c3: int, heads: int, d: int) -> np.ndarray:
     return flow_figure(rows, [f"qkv: Linear {c} → {c3}", "reshape + permute"])
 
 
-def attention_out_figure(n: int, c: int, heads: int, d: int) -> np.ndarray:
+def attention_out_figure(n: int, c: int, heads: int, d: int, lang: str = "en") -> np.ndarray:
+    lang = R.figure_lang(lang)
     per_head = _heads(V_COLOUR, heads, d)
     rows = [FlowRow(f"v (1, {heads}, {n}, {d})", per_head, breaks=frozenset(range(1, heads))),
             FlowRow(f"(1, {heads}, {n}, {d})", _heads(HIDDEN_COLOUR, heads, d), breaks=frozenset(range(1, heads))),
             FlowRow(f"({n}, {c})", _heads(HIDDEN_COLOUR, heads, d)),
             FlowRow(f"({n}, {c})", ((c, Q_COLOUR),))]
-    return flow_figure(rows, [f"attention ({n} × {n}) · v", f"merge heads: {heads} × {d} = {c}",
+    return flow_figure(rows, [f"attention ({n} × {n}) · v", lt("fig_merge_heads", lang, heads=heads, d=d, c=c),
                               f"proj: Linear {c} → {c}"])
 
 
@@ -542,11 +543,12 @@ def mlp_figure(n: int, c: int, hidden: int, act: str, off: float) -> np.ndarray:
     return flow_figure(rows, [f"fc1: Linear {c} → {hidden}", f"{act}  ({off:.0%} ≈ 0)", f"fc2: Linear {hidden} → {c}"])
 
 
-def no_head_figure(n: int, c: int, readout: str) -> np.ndarray:
+def no_head_figure(n: int, c: int, readout: str, lang: str = "en") -> np.ndarray:
+    lang = R.figure_lang(lang)
     rows = [FlowRow(f"({n}, {c})", ((c, TOKEN_COLOUR),)), FlowRow(f"({n}, {c})", ((c, TOKEN_COLOUR),)),
             FlowRow(f"({c},)", ((c, Q_COLOUR),))]
-    pick = "CLS token" if readout == "cls" else "mean of the patch tokens"
-    return flow_figure(rows, ["final LayerNorm", f"{pick} → output (no head)"])
+    pick = lt("readout_cls" if readout == "cls" else "readout_avg", lang)
+    return flow_figure(rows, [lt("fig_final_norm", lang), lt("fig_no_head_out", lang, pick=pick)])
 
 
 def _mpl_style(ax, size: int = 18) -> None:
@@ -563,7 +565,7 @@ def histogram_figure(x: np.ndarray, y: np.ndarray, lang: str, c: int) -> np.ndar
     for ax, values, key, colour in ((axes[0], x, "fig_before", "#3b528b"), (axes[1], y, "fig_after", "#e6550d")):
         ax.hist(values, bins=40, color=colour)
         ax.set_title(lt(key, lang), fontsize=20)
-        ax.text(0.03, 0.95, f"mean {values.mean():.2f}\nstd {values.std():.2f}", transform=ax.transAxes,
+        ax.text(0.03, 0.95, lt("fig_mean_std", lang, mean=values.mean(), std=values.std()), transform=ax.transAxes,
                 fontsize=18, va="top")
         _mpl_style(ax)
     axes[0].set_ylabel(lt("fig_count", lang, c=c), fontsize=16)

@@ -128,6 +128,7 @@ LESSON_TEXT: dict[str, dict[str, str]] = {
     "fig_before": {"en": "before: x", "zh": "之前：x"},
     "fig_after": {"en": "after: LayerNorm(x)", "zh": "之后：LayerNorm(x)"},
     "fig_count": {"en": "how many of the {c} numbers", "zh": "{c} 个数中的个数"},
+    "fig_mean_std": {"en": "mean {mean:.2f}\nstd {std:.2f}", "zh": "均值 {mean:.2f}\n标准差 {std:.2f}"},
     # ------------------------------------------------------------------ 6 · qkv
     "t_qkv": {"en": "Queries, keys and values", "zh": "Query、Key 和 Value"},
     "b_qkv": {
@@ -241,6 +242,9 @@ LESSON_TEXT: dict[str, dict[str, str]] = {
     },
     "readout_cls": {"en": "CLS token", "zh": "CLS token"},
     "readout_avg": {"en": "average of the patch tokens", "zh": "图像块 token 的平均值"},
+    "fig_merge_heads": {"en": "merge heads: {heads} × {d} = {c}", "zh": "合并各头：{heads} × {d} = {c}"},
+    "fig_final_norm": {"en": "final LayerNorm", "zh": "最后的 LayerNorm"},
+    "fig_no_head_out": {"en": "{pick} → output (no head)", "zh": "{pick} → 输出（没有分类头）"},
     "a_head": {"en": "Bar chart of this model's top {k5} classes for this image: {items}.",
                "zh": "本模型对这张图片的前 {k5} 个类别的条形图：{items}。"},
     "a_head_none": {

@@ -7,7 +7,7 @@ from vitviz import render as R
 from vitviz.analysis.analyze import Analysis
 from vitviz.analysis.embeddings import PosLocality
 from vitviz.core.model import ModelInfo
-from vitviz.views.common import display_factor, fmt
+from vitviz.views.common import display_factor, fmt, labelled_colorbar
 from vitviz.views.text import tr
 
 
@@ -31,8 +31,8 @@ def position_text(info: ModelInfo, lang: str, locality: PosLocality | None = Non
 
 def position_all_image(a: Analysis, lang: str = "en") -> np.ndarray:
     """ViT fig. 7 (centre): every patch's position-embedding similarity map, with a colour bar."""
-    return R.with_colorbar(R.position_similarity_image(a.pos_similarity), -1.0, 1.0, cmap=R.SIGNED_CMAP,
-                           label=tr("fig_cosine", R.figure_lang(lang)))
+    return labelled_colorbar(R.position_similarity_image(a.pos_similarity), -1.0, 1.0,
+                             tr("fig_cosine", R.figure_lang(lang)), lang, R.SIGNED_CMAP)
 
 
 def position_patch_image(a: Analysis, patch: tuple[int, int], lang: str = "en") -> np.ndarray:
@@ -41,4 +41,4 @@ def position_patch_image(a: Analysis, patch: tuple[int, int], lang: str = "en") 
     sim = a.pos_similarity[idx]
     big = R.overlay(a.image, sim, alpha=0.8, vmin=-1.0, vmax=1.0, cmap=R.SIGNED_CMAP)
     big = R.mark_patch(big, a.grid, patch, display_factor(a), mark=(255, 80, 80))
-    return R.with_colorbar(big, -1.0, 1.0, cmap=R.SIGNED_CMAP, label=tr("fig_cosine", R.figure_lang(lang)))
+    return labelled_colorbar(big, -1.0, 1.0, tr("fig_cosine", R.figure_lang(lang)), lang, R.SIGNED_CMAP)

@@ -6,7 +6,7 @@ import numpy as np
 
 from vitviz import render as R
 from vitviz.analysis.analyze import Analysis
-from vitviz.views.common import display_factor, overlay_with_colorbar
+from vitviz.views.common import display_factor, labelled_colorbar, overlay_with_colorbar
 from vitviz.views.text import tr
 
 TOP = 5
@@ -73,7 +73,7 @@ def _short(name: str, width: int = 14) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
-def lens_patch_image(a: Analysis, layer: int) -> np.ndarray | None:
+def lens_patch_image(a: Analysis, layer: int, lang: str = "en") -> np.ndarray | None:
     """Each patch token's own reading after block `layer` (0-based): its probability of the final
     answer, on one scale for every block so the maps can be compared."""
     lens = a.logit_lens
@@ -82,8 +82,8 @@ def lens_patch_image(a: Analysis, layer: int) -> np.ndarray | None:
     top = float(lens.patch_probability.max())
     big = R.overlay(a.image, lens.patch_probability[layer], alpha=0.7, vmin=0.0, vmax=max(top, 1e-6),
                     cmap=R.SIGNED_CMAP)
-    return R.with_colorbar(big, 0.0, max(top, 1e-6), cmap=R.SIGNED_CMAP,
-                           label=f"p({_short(_name(a, lens.final_class), 24)}) per patch token")
+    label = tr("fig_lens_patch", R.figure_lang(lang), name=_short(_name(a, lens.final_class), 24))
+    return labelled_colorbar(big, 0.0, max(top, 1e-6), label, lang, R.SIGNED_CMAP)
 
 
 def lens_patch_text(a: Analysis, layer: int, lang: str) -> str:
@@ -101,7 +101,7 @@ def norms_image(a: Analysis, layer: int, lang: str = "en") -> np.ndarray:
     depth = layer + 1
     p0 = tn.num_prefix
     patch = tn.norms[depth, p0:].reshape(a.info.grid)
-    big = overlay_with_colorbar(a, patch, "token norm ‖x‖")
+    big = overlay_with_colorbar(a, patch, tr("fig_token_norm", R.figure_lang(lang)), lang)
     flagged = tn.high_norm()[depth, p0:].reshape(a.info.grid)
     f = display_factor(a)
     for r, c in zip(*np.nonzero(flagged)):

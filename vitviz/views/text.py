@@ -151,6 +151,26 @@ TEXT: dict[str, dict[str, str]] = {
     "fig_distance_title": {"en": "Mean attention distance", "zh": "平均注意力距离"},
     "fig_distance_x": {"en": "Network depth (layer)", "zh": "网络深度（层）"},
     "fig_distance_y": {"en": "Mean attention distance (pixels)", "zh": "平均注意力距离（像素）"},
+    "fig_one_patch": {"en": "one patch ({px} px)", "zh": "一个图像块（{px} 像素）"},
+    "fig_every_value": {"en": "every value =", "zh": "所有值均为"},
+    "fig_patch": {"en": "patch ({row}, {col})", "zh": "图像块 ({row}, {col})"},
+    # the neuron view (how one attention row is computed)
+    "fig_q_title": {"en": "query q of {query}  ({d},)", "zh": "{query} 的 query q（{d},）"},
+    "fig_k_title": {"en": "keys k of all {n} tokens  ({n}, {d})", "zh": "全部 {n} 个 token 的 key k（{n}, {d}）"},
+    "fig_scores_title": {"en": "scores q·k × {scale:.4g}  ({n},)", "zh": "分数 q·k × {scale:.4g}（{n},）"},
+    "fig_softmax_title": {"en": "softmax → attention row  ({n},)", "zh": "softmax → 注意力行（{n},）"},
+    "fig_head_dim": {"en": "dimension of the head", "zh": "注意力头内的维度"},
+    "fig_token": {"en": "token", "zh": "token 序号"},
+    "fig_query_mark": {"en": "query", "zh": "查询"},
+    "fig_uniform": {"en": "1/N (uniform)", "zh": "1/N（均匀）"},
+    "fig_max": {"en": "max: ", "zh": "最大："},
+    "fig_key_index": {"en": "key token index", "zh": "key token 序号"},
+    "fig_prefix_note": {"en": " (orange: prefix tokens)", "zh": "（橙色：前缀 token）"},
+    # the block measurements
+    "fig_mean_token_norm": {"en": "mean token norm", "zh": "token 平均范数"},
+    "fig_after_block_input": {"en": "after block (0 = input)", "zh": "第几个 block 之后（0 = 输入）"},
+    "fig_entropy": {"en": "attention entropy (nats)", "zh": "注意力熵（nats）"},
+    "fig_gelu_zero": {"en": "GELU outputs ≈ 0 (%)", "zh": "GELU 输出 ≈ 0（%）"},
     # ------------------------------------------------------------------ c. attention
     "sec_c": {"en": "## 3 · Self-attention", "zh": "## 3 · 自注意力"},
     "expl_c": {
@@ -260,6 +280,8 @@ TEXT: dict[str, dict[str, str]] = {
     "relevance_class": {"en": "Class to explain (top 5)", "zh": "要解释的类别（前 5）"},
     "relevance_button": {"en": "Compute relevance", "zh": "计算相关性"},
     "img_relevance": {"en": "Relevance for the chosen class", "zh": "所选类别的相关性"},
+    "fig_rollout_weight": {"en": "rollout weight", "zh": "Rollout 权重"},
+    "fig_relevance": {"en": "relevance", "zh": "相关性"},
     # ------------------------------------------------------------------ e. prediction
     "sec_e": {"en": "## 5 · Prediction", "zh": "## 5 · 预测"},
     "expl_e": {
@@ -285,8 +307,12 @@ TEXT: dict[str, dict[str, str]] = {
     "sec_f": {"en": "## 8 · Export", "zh": "## 8 · 导出"},
     "expl_f": {
         "en": ("Download the figures shown above as PNG files and the whole analysis (attention of every layer "
-               "and head, rollout, tokens, position embeddings, …) as a NumPy `.npz` file for your own notebook."),
-        "zh": "把上面的图下载为 PNG，并把整个分析结果（每层每个头的注意力、Rollout、token、位置编码等）下载为 NumPy `.npz` 文件，在自己的 notebook 里继续研究。",
+               "and head, rollout, tokens, position embeddings, …) as a NumPy `.npz` file for your own notebook; "
+               "the lesson for this image comes along as one HTML handout (one printed page per step, "
+               "opens without a network)."),
+        "zh": ("把上面的图下载为 PNG，并把整个分析结果（每层每个头的注意力、Rollout、token、位置编码等）下载为 NumPy "
+               "`.npz` 文件，在自己的 notebook 里继续研究；这张图片的课程也一并导出为一个 HTML 讲义（每步打印一页，"
+               "无需网络即可打开）。"),
     },
     "export_button": {"en": "Prepare downloads", "zh": "准备下载文件"},
     "export_files": {"en": "Files", "zh": "文件"},
@@ -366,6 +392,12 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "whatif_full": {"en": "Nothing selected: the full image ({p} patches).",
                     "zh": "未选中图像块：使用完整图片（{p} 个图像块）。"},
+    "fig_importance": {"en": "importance (normalised per map)", "zh": "重要性（每张图各自归一化）"},
+    "fig_deletion": {"en": "deletion (lower AUC is better)", "zh": "删除（AUC 越低越好）"},
+    "fig_insertion": {"en": "insertion (higher AUC is better)", "zh": "插入（AUC 越高越好）"},
+    "fig_removed": {"en": "share of patches removed", "zh": "已去掉的图像块比例"},
+    "fig_revealed": {"en": "share of patches revealed", "zh": "已放回的图像块比例"},
+    "fig_class_probability": {"en": "class probability", "zh": "该类别的概率"},
     # ------------------------------------------------------------------ figure labels (ASCII-safe)
     "fig_depth": {"en": "Network depth (layer)", "zh": "Network depth (layer)"},
     # ------------------------------------------------------------------ the in-browser explorer
@@ -461,40 +493,69 @@ TEXT: dict[str, dict[str, str]] = {
     "fig_max_patch": {"en": "largest patch token", "zh": "最大的图像块 token"},
     "fig_norms_title": {"en": "residual-stream norm ‖x‖", "zh": "残差流范数 ‖x‖"},
     "fig_after_block": {"en": "after block (0 = input of block 1)", "zh": "第几个 block 之后（0 = 第 1 个 block 的输入）"},
+    "fig_lens_patch": {"en": "p({name}) per patch token", "zh": "每个图像块 token 的 p({name})"},
+    "fig_token_norm": {"en": "token norm ‖x‖", "zh": "token 范数 ‖x‖"},
     # ------------------------------------------------------------------ ablation
     "sec_ablation": {
-        "en": ("## 7 · Switch heads off (ablation)\n\n"
-               "Click heads in the layer × head grid to switch them off, then run the model again: their output "
-               "is replaced before the block's output projection (by zeros, or by its mean over the patch "
-               "tokens). **Head importance** switches off each head alone and measures how much the top class's "
-               "log-probability drops."),
-        "zh": ("## 7 · 关掉注意力头（消融）\n\n"
-               "在层 × 头网格中点击要关掉的头，然后重新运行模型：这些头的输出在 block 的输出投影之前被替换"
-               "（替换为 0，或替换为它在图像块 token 上的平均值）。**头的重要性**：每次只关掉一个头，"
-               "测量最高类别的对数概率下降多少。"),
+        "en": ("## 7 · Switch heads and patches off (ablation)\n\n"
+               "Click heads in the layer × head grid, or patches on the picture, to switch them off, then run the "
+               "model again. A head's output is replaced before the block's output projection (by zeros, or by its "
+               "mean over the patch tokens). A patch is switched off by dropping its token from the sequence right "
+               "after the position embedding, as in the what-if of section 9: no token can attend to it any more, "
+               "the others keep their own positions. The rollout shown is computed from the attention of that "
+               "ablated run; a removed patch gets none. **Head importance** switches off each head alone and "
+               "measures how much the top class's log-probability drops."),
+        "zh": ("## 7 · 关掉注意力头和图像块（消融）\n\n"
+               "在层 × 头网格中点击要关掉的头，或在图片上点击要关掉的图像块，然后重新运行模型。头的输出在 block "
+               "的输出投影之前被替换（替换为 0，或替换为它在图像块 token 上的平均值）。关掉一个图像块的意思是："
+               "在加上位置编码之后立即把它的 token 从序列中删去（与第 9 节的“如果……会怎样？”相同）：任何 token "
+               "都无法再关注它，其余 token 保留各自的位置。显示的 Rollout 来自这次消融后运行的注意力；被去掉的"
+               "图像块权重为 0。**头的重要性**：每次只关掉一个头，测量最高类别的对数概率下降多少。"),
     },
     "img_picker": {"en": "Click heads to switch them off (red = off)", "zh": "点击头即可关掉（红色 = 已关）"},
     "ablation_mode": {"en": "Replace the head's output by", "zh": "把头的输出替换为"},
     "ablation_mode_zero": {"en": "zeros", "zh": "0"},
     "ablation_mode_mean": {"en": "its mean over the patches", "zh": "它在图像块上的平均值"},
-    "ablation_run": {"en": "Run with these heads off", "zh": "关掉这些头后运行"},
-    "ablation_clear": {"en": "Switch all heads back on", "zh": "重新打开所有头"},
+    "img_patch_picker": {"en": "Click patches to switch them off (hatched = off)",
+                         "zh": "点击图像块即可关掉（斜线 = 已关）"},
+    "ablation_run": {"en": "Run with these heads and patches off", "zh": "关掉这些头和图像块后运行"},
+    "ablation_clear": {"en": "Switch every head and patch back on", "zh": "重新打开所有头和图像块"},
     "importance_run": {"en": "Head importance (every head alone off)", "zh": "头的重要性（每次只关一个头）"},
-    "img_ablated_rollout": {"en": "Rollout of the model with these heads off", "zh": "关掉这些头后模型的 Rollout"},
+    "img_ablated_rollout": {"en": "Rollout of the model with these heads and patches off (hatched = removed patch)",
+                            "zh": "关掉这些头和图像块后模型的 Rollout（斜线 = 已去掉的图像块）"},
+    "fig_ablated_rollout_bar": {"en": "rollout weight (ablated model)", "zh": "Rollout 权重（消融后的模型）"},
     "img_importance": {"en": "Head importance: drop of the top class's log-probability", "zh": "头的重要性：最高类别对数概率的下降"},
-    "ablation_none": {"en": "No head is switched off yet: click tiles in the grid first.",
-                      "zh": "还没有关掉任何头：请先在网格中点击小图。"},
+    "ablation_none": {"en": "Nothing is switched off yet: click tiles in the grid or patches on the picture first.",
+                      "zh": "还没有关掉任何东西：请先在网格中点击小图，或在图片上点击图像块。"},
+    "ablation_heads_none": {"en": "Every head is on.", "zh": "所有头都打开着。"},
+    "ablation_patches_none": {"en": "Every patch is on.", "zh": "所有图像块都打开着。"},
+    "ablation_patches_picked": {"en": "Patches off ({n} of {p}): {patches}.",
+                                "zh": "已关掉的图像块（{p} 个中的 {n} 个）：{patches}。"},
     "ablation_picked": {"en": "Switched off: {heads}.", "zh": "已关掉：{heads}。"},
     "ablation_head": {"en": "| all heads on | these heads off |", "zh": "| 所有头都打开 | 关掉这些头 |"},
+    "ablation_head_patches": {"en": "| everything on | these switched off |", "zh": "| 全部打开 | 关掉这些之后 |"},
     "ablation_summary": {"en": ("With {heads} replaced by {mode}, **{name}** goes from {before:.1%} to {after:.1%} "
                                 "({delta:+.1%})."),
                          "zh": "把 {heads} 替换为{mode}后，**{name}** 从 {before:.1%} 变为 {after:.1%}（{delta:+.1%}）。"},
+    "ablation_summary_patches": {
+        "en": ("With {n} of {p} patches removed from the sequence, **{name}** goes from {before:.1%} to {after:.1%} "
+               "({delta:+.1%})."),
+        "zh": "从序列中去掉 {p} 个图像块中的 {n} 个后，**{name}** 从 {before:.1%} 变为 {after:.1%}（{delta:+.1%}）。",
+    },
+    "ablation_summary_both": {
+        "en": ("With {heads} replaced by {mode} and {n} of {p} patches removed from the sequence, **{name}** goes "
+               "from {before:.1%} to {after:.1%} ({delta:+.1%})."),
+        "zh": ("把 {heads} 替换为{mode}、并从序列中去掉 {p} 个图像块中的 {n} 个后，**{name}** 从 {before:.1%} "
+               "变为 {after:.1%}（{delta:+.1%}）。"),
+    },
     "fig_importance_title": {"en": "Δ log p({name}) when one head is off", "zh": "关掉一个头时 log p({name}) 的下降"},
     "fig_importance_bar": {"en": "drop of log-probability", "zh": "对数概率的下降"},
     "importance_summary": {"en": ("The heads the answer needs most: {top}. Of {n} heads, {helpful} lower the top "
                                   "class's log-probability by more than 0.05 when switched off, {harmful} raise it."),
                            "zh": "答案最依赖的头：{top}。在 {n} 个头中，关掉后有 {helpful} 个使最高类别的对数概率下降超过 0.05，{harmful} 个使其上升。"},
     "running_importance": {"en": "Switching off each head in turn…", "zh": "正在依次关掉每个头……"},
+    "alt_picture": {"en": "{label}: {model} on the image {image} ({gh}×{gw} patches)",
+                    "zh": "{label}：{model} 对图片 {image} 的结果（{gh}×{gw} 个图像块）"},
 
 }
 

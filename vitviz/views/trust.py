@@ -7,7 +7,7 @@ import numpy as np
 
 from vitviz import render as R
 from vitviz.analysis.analyze import Analysis
-from vitviz.views.common import WIDE, display_factor, frame
+from vitviz.views.common import WIDE, display_factor, frame, labelled_colorbar
 from vitviz.views.text import tr
 
 RANDOM_BASELINE = "random"
@@ -19,7 +19,8 @@ def explanations_text(lang: str = "en") -> str:
     return tr("sec_g", lang) + "\n\n" + tr("expl_g", lang)
 
 
-def explanations_image(a: Analysis, maps: dict[str, np.ndarray], seconds: dict[str, float] | None = None) -> np.ndarray:
+def explanations_image(a: Analysis, maps: dict[str, np.ndarray], seconds: dict[str, float] | None = None,
+                       lang: str = "en") -> np.ndarray:
     """One tile per method ({method: (gh, gw) map in [0, 1]}) over the image, one shared colour bar."""
     names = list(maps)
     if not names:
@@ -29,9 +30,11 @@ def explanations_image(a: Analysis, maps: dict[str, np.ndarray], seconds: dict[s
     tiles = R.map_tiles(np.stack([maps[n] for n in names]), size=min(200, WIDE // cols), image=a.image,
                         vmin=0.0, vmax=1.0)
     seconds = seconds or {}
+    # method names and seconds read the same in every language (and a Chinese label, drawn in the
+    # wider CJK font, would not fit over its tile)
     labels = [f"{n} ({seconds[n]:.2f}s)" if n in seconds else n for n in names]
     mosaic = R.tile_grid(tiles, rows, cols, labels=labels, label_size=11)
-    return R.with_colorbar(mosaic, 0.0, 1.0, label="importance (normalised per map)")
+    return labelled_colorbar(mosaic, 0.0, 1.0, tr("fig_importance", R.figure_lang(lang)), lang)
 
 
 def random_map(a: Analysis, seed: int = 0) -> np.ndarray:
@@ -41,16 +44,15 @@ def random_map(a: Analysis, seed: int = 0) -> np.ndarray:
 
 def faithfulness_image(curves, lang: str = "en") -> np.ndarray:
     """Deletion and insertion curves of every method (vitviz.analysis.faithfulness.Curve list), side by side."""
+    lang = R.figure_lang(lang)
     panels = []
-    for kind in ("deletion", "insertion"):
+    for kind, axis in (("deletion", "fig_removed"), ("insertion", "fig_revealed")):
         series = {f"{c.method} ({c.auc:.3g})": c.probs for c in curves if c.kind == kind}
         x = next((c.fractions for c in curves if c.kind == kind), None)
         if not series:
             continue
-        xlabel = "share of patches removed" if kind == "deletion" else "share of patches revealed"
-        better = "lower AUC is better" if kind == "deletion" else "higher AUC is better"
-        fig = R.line_figure(series, title=f"{kind} ({better})", xlabel=xlabel, ylabel="class probability",
-                            x=x, width=4.6, height=3.4)
+        fig = R.line_figure(series, title=tr(f"fig_{kind}", lang), xlabel=tr(axis, lang),
+                            ylabel=tr("fig_class_probability", lang), x=x, width=4.6, height=3.4)
         panels.append(R.figure_rgb(fig))  # draws and closes the figure
     if not panels:
         raise ValueError("no curves to draw")
@@ -80,7 +82,7 @@ def auc_table(curves, class_name: str, mode: str, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def _hatch(tile: np.ndarray, step: int = 6) -> None:
+def hatch(tile: np.ndarray, step: int = 6) -> None:
     """Grey a tile out with diagonal hatching, in place."""
     h, w = tile.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
@@ -103,7 +105,7 @@ def what_if_image(a: Analysis, rollout: np.ndarray, kept: np.ndarray, selected=(
     ph, pw = a.info.patch_size
     gw = a.info.grid[1]
     for r, c in zip(*np.nonzero(~kept)):
-        _hatch(big[r * ph * f:(r + 1) * ph * f, c * pw * f:(c + 1) * pw * f])
+        hatch(big[r * ph * f:(r + 1) * ph * f, c * pw * f:(c + 1) * pw * f])
     for idx in selected:
         r, c = divmod(int(idx), gw)
         frame(big[r * ph * f:(r + 1) * ph * f, c * pw * f:(c + 1) * pw * f], colour=(255, 80, 80), width=2)

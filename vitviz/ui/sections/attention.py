@@ -46,12 +46,7 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
         out["c_md"] = V.attention_text(info, s.lang)
         out["distance_md"] = V.distance_text(info, s.lang)
     out["explorer"] = E.value(MODE, s, sess.tab, sess.analysis)
-    a = sess.analysis
-    if a is not None:
-        model = P.model_of(sess).model
-        out["neuron_md"] = V.neuron_text(model, a, s)
-        out["block_md"] = V.block_text(a, s, model)
-        out["distance_img"] = V.distance_image(a, s.layer, s.lang)  # its labels follow the language
+    P.redrawn(out, selection_views(s, sess))  # the words in the figures follow the language too
     return out
 
 
@@ -64,7 +59,7 @@ def selection_views(s: V.ViewSettings, sess: Session | None) -> Outputs:
     model = P.model_of(sess).model
     text, fig = V.neuron_view(model, a, s)
     return {"neuron_md": text, "neuron_img": fig, "distance_img": V.distance_image(a, s.layer, s.lang),
-            "block_md": V.block_text(a, s, model), "block_img": V.block_stats_image(a, s.layer)}
+            "block_md": V.block_text(a, s, model), "block_img": V.block_stats_image(a, s.layer, s.lang)}
 
 
 def pictures(s: V.ViewSettings, sess: Session) -> Outputs:

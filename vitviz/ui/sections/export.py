@@ -40,7 +40,7 @@ def on_export(s: V.ViewSettings, sess: Session | None) -> Outputs:
         gr.Warning(tr("status_image", s.lang))
         return {}
     a = sess.analysis
-    return {"files_out": export_analysis(P.model_of(sess).model, a, P.clamp(a, s))}
+    return {"files_out": export_analysis(P.model_of(sess), a, P.clamp(a, s))}
 
 
 def wire(page: P.Page, c: dict) -> None:

@@ -30,7 +30,7 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
         a = sess.analysis
         out["b_md"] = V.position_text(info, s.lang, a.pos_locality if a is not None else None)
         if a is not None:  # the figures' labels follow the language too
-            out.update(pictures(s, sess))
+            P.redrawn(out, pictures(s, sess))
     return out
 
 

@@ -51,7 +51,8 @@ def block_views(s: V.ViewSettings, sess: Session | None, block) -> Outputs:
         return {}
     a = sess.analysis
     layer = min(max(int(block or a.info.depth), 1), a.info.depth) - 1
-    return {"lens_patch_img": RV.lens_patch_image(a, layer), "lens_patch_md": RV.lens_patch_text(a, layer, s.lang),
+    return {"lens_patch_img": RV.lens_patch_image(a, layer, s.lang),
+            "lens_patch_md": RV.lens_patch_text(a, layer, s.lang),
             "norms_img": RV.norms_image(a, layer, s.lang), "norms_md": RV.norms_text(a, layer, s.lang),
             "norms_depth_img": RV.norms_depth_image(a, layer, s.lang)}
 

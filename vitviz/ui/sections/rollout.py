@@ -41,6 +41,8 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
     if info is not None:
         out["d_md"] = V.rollout_text(info, s.lang)
     out["explorer"] = E.value(MODE, s, sess.tab, sess.analysis)
+    if sess.analysis is not None and sess.analysis.relevance is not None:  # its colour bar's label follows the language
+        P.redrawn(out, {"relevance_img": V.relevance_image(sess.analysis, s.lang)})
     return out
 
 
@@ -49,7 +51,7 @@ def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
     top = a.predictions[0].index if a.predictions else None
     return {"class_dd": gr.update(choices=V.class_choices(a), value=top, label=tr("relevance_class", s.lang),
                                   interactive=bool(a.predictions)),
-            "relevance_btn": gr.update(interactive=bool(a.predictions)), "relevance_img": V.relevance_image(a)}
+            "relevance_btn": gr.update(interactive=bool(a.predictions)), "relevance_img": V.relevance_image(a, s.lang)}
 
 
 def on_explore(s: V.ViewSettings, sess: Session | None, report: dict) -> Outputs:
@@ -75,7 +77,7 @@ def on_relevance(s: V.ViewSettings, sess: Session | None, cls) -> Outputs:
         gr.Warning(str(exc))
         return {}
     new_a = dataclasses.replace(a, relevance=r.relevance, relevance_class=r.relevance_class)
-    return {"relevance_img": V.relevance_image(new_a), "session": dataclasses.replace(sess, analysis=new_a)}
+    return {"relevance_img": V.relevance_image(new_a, s.lang), "session": dataclasses.replace(sess, analysis=new_a)}
 
 
 def wire(page: P.Page, c: dict) -> None:

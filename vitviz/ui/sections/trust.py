@@ -105,6 +105,10 @@ def build(page: P.Page) -> dict:
                 c["faith_img"] = gr.Image(label=tr("img_faith"), elem_id="vv-faith",
                                           buttons=["download", "fullscreen"], **P.IMG)
                 c["auc_md"] = gr.Markdown("", elem_id="vv-auc")
+        # What the explanations and curves on show were drawn from (they cost model runs), so a language
+        # switch re-words them without running anything: (class, maps, seconds) and (class, mode, curves).
+        c["explain_drawn"] = gr.State(None)
+        c["faith_drawn"] = gr.State(None)
         c["whatif_md"] = gr.Markdown(_headed("whatif_md", "en"), elem_id="vv-whatif-md")
         c["whatif_state"] = gr.State([])
         with gr.Row(equal_height=False):
@@ -138,6 +142,7 @@ def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
                                        value=a.predictions[0].index if a.predictions else None,
                                        label=tr("explain_class", s.lang), interactive=bool(a.predictions)),
             "explain_img": None, "explain_md": "", "faith_img": None, "auc_md": "",
+            "explain_drawn": None, "faith_drawn": None,
             "whatif_state": [], "whatif_status_md": "",
             "whatif_img": V.what_if_image(a, a.rollout, np.ones(a.info.grid, dtype=bool)),
             "whatif_label": V.prediction_label(a) or None}
@@ -153,6 +158,20 @@ def _class_name(a: vitviz.Analysis, index: int) -> str:
     return a.class_names[index] if index < len(a.class_names) else str(index)
 
 
+def explained(a: vitviz.Analysis, target: int, maps: dict[str, np.ndarray], seconds: dict[str, float],
+              lang: str) -> Outputs:
+    """The explanation mosaic of class `target` and its status line in `lang`, and what they were drawn from."""
+    text = tr("explain_done", lang, name=_class_name(a, target), n=len(maps), seconds=sum(seconds.values()))
+    return {"explain_img": V.explanations_image(a, maps, seconds, lang), "explain_md": text,
+            "explain_drawn": (target, maps, seconds)}
+
+
+def measured(a: vitviz.Analysis, target: int, mode: str, curves: list, lang: str) -> Outputs:
+    """The curves of class `target` and their AUC table in `lang`, and what they were drawn from."""
+    return {"faith_img": V.faithfulness_image(curves, lang),
+            "auc_md": V.auc_table(curves, _class_name(a, target), mode, lang), "faith_drawn": (target, mode, curves)}
+
+
 def on_explain(s: V.ViewSettings, sess: Session | None, cls, progress=_no_progress) -> Outputs:
     """Every explain method's map for class `cls` (default: the top class), as one mosaic."""
     if sess is None or sess.analysis is None:
@@ -166,8 +185,7 @@ def on_explain(s: V.ViewSettings, sess: Session | None, cls, progress=_no_progre
     except TRUST_ERRORS as exc:
         gr.Warning(str(exc))
         return {}
-    text = tr("explain_done", s.lang, name=_class_name(a, target), n=len(maps), seconds=sum(seconds.values()))
-    return {"explain_img": V.explanations_image(a, maps, seconds), "explain_md": text}
+    return explained(a, target, maps, seconds, s.lang)
 
 
 def on_faithfulness(s: V.ViewSettings, sess: Session | None, cls, mode, progress=_no_progress) -> Outputs:
@@ -188,9 +206,20 @@ def on_faithfulness(s: V.ViewSettings, sess: Session | None, cls, mode, progress
     except TRUST_ERRORS as exc:
         gr.Warning(str(exc))
         return {}
-    name = _class_name(a, target)
-    return {"faith_img": V.faithfulness_image(found, s.lang), "auc_md": V.auc_table(found, name, mode, s.lang),
-            "explain_img": V.explanations_image(a, maps, seconds)}
+    return dict(explained(a, target, maps, seconds, s.lang), **measured(a, target, mode, found, s.lang))
+
+
+def on_lang(s: V.ViewSettings, sess: Session | None, explain_drawn, faith_drawn) -> Outputs:
+    """Language switch: the explanations and curves on show (pictures and texts) in the new language,
+    from what they were drawn from (`texts` does the rest; nothing runs the model)."""
+    if sess is None or sess.analysis is None:
+        return {}
+    out: Outputs = {}
+    if explain_drawn is not None:
+        out.update(explained(sess.analysis, *explain_drawn, s.lang))
+    if faith_drawn is not None:
+        out.update(measured(sess.analysis, *faith_drawn, s.lang))
+    return out
 
 
 def whatif_update(s: V.ViewSettings, sess: Session, selected, keep_mode) -> Outputs:
@@ -230,6 +259,7 @@ def wire(page: P.Page, c: dict) -> None:
     page.listen([c["explain_btn"].click], on_explain, c, extra=(c["expl_class_dd"],), event="progress", **P.PRIVATE)
     page.listen([c["faith_btn"].click], on_faithfulness, c, extra=(c["expl_class_dd"], c["faith_mode_rd"]),
                 event="progress", **P.PRIVATE)
+    page.listen([page.lang.input], on_lang, c, extra=(c["explain_drawn"], c["faith_drawn"]), **P.REDRAW)
     whatif = (c["whatif_state"], c["whatif_mode_rd"])
     redraw = dict(api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     page.listen([c["whatif_img"].select], on_whatif_select, c, extra=whatif, event="select", **redraw)
