@@ -187,3 +187,15 @@ def test_a_language_switch_relabels_the_figures_on_show(sess):
     assert worded["auc_md"] == V.auc_table(curves, a.predictions[0].name, "pixels", "zh")
     assert not np.array_equal(worded["explain_img"], V.explanations_image(a, maps, seconds, "en"))
     assert not np.array_equal(worded["faith_img"], V.faithfulness_image(curves, "en"))
+
+
+@pytest.mark.parametrize("font", [True, False])
+def test_the_status_line_says_when_chinese_figures_fall_back_to_english(monkeypatch, font):
+    from vitviz.render import mpl
+    from vitviz.views.text import tr
+
+    monkeypatch.setattr(mpl, "cjk_family", (lambda: "Noto Sans CJK SC") if font else (lambda: None))
+    sess = Session(model_key=(MODEL, True), source="vitviz-fashion")
+    said = tr("status_no_cjk_font", "zh")
+    assert (said in input_section.status_text(sess, "zh")) is not font
+    assert tr("status_no_cjk_font", "en") not in input_section.status_text(sess, "en")

@@ -14,6 +14,7 @@ import gradio as gr
 
 import vitviz
 from vitviz import CaptureTimeout, ImageError, ModelLoadError
+from vitviz import render as R
 from vitviz.core.assets import EXAMPLES
 from vitviz.core.model import embedded_models, is_embedded
 from vitviz.ui import explorer as E
@@ -113,6 +114,8 @@ def status_text(sess: Session, lang: str) -> str:
             text += "  \n" + " ".join(f"ℹ️ {n}" for n in a.notes)
     else:
         text += "  \n" + tr("status_image", lang)
+    if R.figure_lang(lang) != lang:  # 中文 without a CJK font: say once, here, why the figures are English
+        text += "  \n" + tr("status_no_cjk_font", lang)
     return text
 
 
