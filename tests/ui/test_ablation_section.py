@@ -109,3 +109,12 @@ def test_the_wired_patch_picker_and_run_button_pass_the_patch_state(sess):
     values[c["off_patches_state"]] = picked[c["off_patches_state"]]
     ran = fns["on_run"](values, progress=None)
     assert "1 of 196 patches removed" in ran[c["result_md"]]
+
+
+def test_a_language_switch_rewords_what_is_switched_off(sess):
+    zh = ablation.on_lang(V.ViewSettings(lang="zh"), sess, [[0, 1]], [5])
+    en = ablation.on_lang(V.ViewSettings(lang="en"), sess, [[0, 1]], [5])
+    assert zh["picked_md"] == ablation.heads_text({(0, 1)}, "zh") != en["picked_md"]
+    assert zh["patches_md"] == ablation.patches_text(sess.analysis, {5}, "zh") != en["patches_md"]
+    none = ablation.on_lang(V.ViewSettings(lang="zh"), sess, [], [])
+    assert none["picked_md"] != ablation.heads_text(set(), "en")

@@ -53,15 +53,31 @@ def build(page: P.Page) -> dict:
     return c
 
 
+def heads_text(off: set, lang: str) -> str:
+    return tr("ablation_picked", lang, heads=AV.heads_label(off)) if off else tr("ablation_heads_none", lang)
+
+
+def patches_text(a: vitviz.Analysis, off: set[int], lang: str) -> str:
+    return (tr("ablation_patches_picked", lang, n=len(off), p=a.info.num_patches, patches=AV.patches_label(a, off))
+            if off else tr("ablation_patches_none", lang))
+
+
 def picked(a: vitviz.Analysis, off: set, lang: str) -> Outputs:
-    text = tr("ablation_picked", lang, heads=AV.heads_label(off)) if off else tr("ablation_heads_none", lang)
-    return {"picker_img": AV.head_picker_image(a, off), "picked_md": text, "off_state": sorted(map(list, off))}
+    return {"picker_img": AV.head_picker_image(a, off), "picked_md": heads_text(off, lang),
+            "off_state": sorted(map(list, off))}
 
 
 def picked_patches(a: vitviz.Analysis, off: set[int], lang: str) -> Outputs:
-    text = (tr("ablation_patches_picked", lang, n=len(off), p=a.info.num_patches, patches=AV.patches_label(a, off))
-            if off else tr("ablation_patches_none", lang))
-    return {"patch_picker_img": AV.patch_picker_image(a, off), "patches_md": text, "off_patches_state": sorted(off)}
+    return {"patch_picker_img": AV.patch_picker_image(a, off), "patches_md": patches_text(a, off, lang),
+            "off_patches_state": sorted(off)}
+
+
+def on_lang(s: V.ViewSettings, sess: Session | None, heads, patches) -> Outputs:
+    """A language switch: what is switched off, said in the new language (the states hold it)."""
+    if sess is None or sess.analysis is None:
+        return {}
+    return {"picked_md": heads_text(_off(heads), s.lang),
+            "patches_md": patches_text(sess.analysis, _off_patches(patches), s.lang)}
 
 
 def cleared(a: vitviz.Analysis, lang: str) -> Outputs:
@@ -151,6 +167,7 @@ def on_importance(s: V.ViewSettings, sess: Session | None, mode, progress=None) 
 
 def wire(page: P.Page, c: dict) -> None:
     page.follow(c, texts, pictures)
+    page.listen([page.lang.input], on_lang, c, extra=(c["off_state"], c["off_patches_state"]), **P.PRIVATE)
     page.listen([c["picker_img"].select], on_pick, c, extra=(c["off_state"],), event="select", **P.REDRAW)
     page.listen([c["patch_picker_img"].select], on_pick_patch, c, extra=(c["off_patches_state"],), event="select",
                 **P.REDRAW)
