@@ -52,12 +52,13 @@ CHECK = ("import vitviz, sys; from vitviz.core.assets import example_images; "
          "print(vitviz.__file__); print(','.join(embedded_models())); print(example_images('shapes_*')[0])")
 
 
-def _check_installed(python: str, where: Path, work: Path, env: dict | None = None) -> None:
+def _check_installed(python: str, where: Path, work: Path, env: dict | None = None, run_cli: bool = True) -> None:
     imported, models, example = _run([python, "-c", CHECK], work, env).split()
     assert Path(imported).resolve().is_relative_to(where.resolve()), imported
     assert {"vitviz-fashion", "vitviz-shapes"} <= set(models.split(","))
-    _run([python, "-m", "vitviz", example, "--out", str(work / "out")], work, env)
-    assert any((work / "out").glob("*.png"))
+    if run_cli:
+        _run([python, "-m", "vitviz", example, "--out", str(work / "out")], work, env)
+        assert any((work / "out").glob("*.png"))
 
 
 def test_the_wheel_carries_the_models_examples_and_scripts(wheel):
@@ -83,4 +84,5 @@ def test_a_target_install_finds_its_assets(wheel, tmp_path):
           str(wheel)], tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
-    _check_installed(sys.executable, target, work, env={"PYTHONPATH": str(target)})
+    # the assets are found (the CLI itself is exercised by the venv test: same code, same files)
+    _check_installed(sys.executable, target, work, env={"PYTHONPATH": str(target)}, run_cli=False)
