@@ -21,7 +21,7 @@ import statistics
 import time
 from pathlib import Path
 
-from bench import EXAMPLE, ROOT, load, machine  # benchmarks/ is sys.path[0] for a script here; bench adds ROOT
+from bench import EXAMPLE, ROOT, bare_twin, load, machine  # benchmarks/ is sys.path[0] for a script here; bench adds ROOT
 
 import timm
 import torch
@@ -32,18 +32,6 @@ from vitviz.analysis.ablation import batch_rows, head_importance
 from vitviz.core.model import is_embedded
 
 TARGET_S = {"vit_base_patch16_224": 60.0, "vitviz-fashion": 2.0, "vitviz-shapes": 2.0}
-
-
-def fused_twin(loaded: vitviz.LoadedModel) -> torch.nn.Module:
-    """A separate instance with the same weights and timm's default (fused) attention, for any
-    model (bench.bare_twin knows only the default embedded model)."""
-    if is_embedded(loaded.name):
-        from timm.models.vision_transformer import VisionTransformer
-        twin = VisionTransformer(**loaded.extra["card"]["model_args"])
-    else:
-        twin = timm.create_model(loaded.name, pretrained=False)
-    twin.load_state_dict(loaded.model.state_dict())
-    return twin.eval()
 
 
 def load_any(name: str) -> vitviz.LoadedModel:
@@ -63,7 +51,7 @@ def bare_times(twin: torch.nn.Module, x: torch.Tensor, n: int) -> list[float]:
 
 def bench_model(name: str, repeats: int, bare_n: int) -> dict:
     loaded = load_any(name)
-    twin = fused_twin(loaded)
+    twin = bare_twin(loaded)
     x = loaded.transform(Image.open(EXAMPLE).convert("RGB")).float()  # 3, H, W
     info = loaded.info
     with torch.inference_mode():  # warm-up: the allocator at the batch head importance runs, lazy imports

@@ -32,7 +32,7 @@ from PIL import Image  # noqa: E402
 
 import vitviz  # noqa: E402
 from vitviz.core.capture import capture  # noqa: E402
-from vitviz.core.model import embedded_model_available  # noqa: E402
+from vitviz.core.model import embedded_model_available, is_embedded  # noqa: E402
 from vitviz.views import pictures as V  # noqa: E402
 from vitviz.ui.page import SESSION_ATTENTION_DTYPE  # noqa: E402
 
@@ -75,7 +75,7 @@ def interleaved_median_seconds(fns: dict, repeats: int) -> dict:
 
 def bare_twin(loaded: vitviz.LoadedModel) -> torch.nn.Module:
     """A separate instance with the same weights and timm's default (fused) attention."""
-    if loaded.name == vitviz.EMBEDDED_MODEL:
+    if is_embedded(loaded.name):  # any embedded model: its card has the architecture
         from timm.models.vision_transformer import VisionTransformer
         twin = VisionTransformer(**loaded.extra["card"]["model_args"])
     else:
