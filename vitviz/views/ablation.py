@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Collection, Protocol
 
 import numpy as np
+import torch
 
 from vitviz import render as R
 from vitviz.analysis.ablation import Ablated
@@ -131,8 +132,7 @@ def ablated_label(a: Analysis, ablated: HasLogits) -> dict[str, float]:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
+    return torch.from_numpy(np.asarray(z, dtype=np.float32)).softmax(-1).numpy()
 
 
 def ablated_rollout_image(a: Analysis, ablated: Ablated, lang: str = "en") -> np.ndarray:
