@@ -137,7 +137,7 @@ def test_language_switch_covers_the_new_section(monkeypatch):
     page, comps = demo.vitviz_page, demo.vitviz_sections["trust"]
     by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
     assert comps["g_md"] is by_id["vv-trust-md"] and comps["faith_mode_rd"] is by_id["vv-faith-mode"]
-    lang_fn = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "texts"
+    lang_fn = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "on_language"
                    and comps["g_md"] in f.outputs)
     assert [t[1] for t in lang_fn.targets] == ["input"] and lang_fn.targets[0][0] == page.lang._id
     values = {page.lang: "zh", page.view: {}, page.patch: [7, 7], page.session: Session()}

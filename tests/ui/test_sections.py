@@ -37,19 +37,33 @@ def sess(photo):
                    source="test", image_path=None)
 
 
+FOLLOWERS = ("on_revision", "on_language")  # Page.wire_followers: a few sections per event
+
+
 def test_every_listener_writes_one_section(demo):
     page = demo.vitviz_page
     states = {page.session, page.patch, page.view, page.revision}
     owners = {id(c): name for name, comps in demo.vitviz_sections.items() for c in comps.values() if c is not None}
     for fn in demo.fns.values():
         name = getattr(fn.fn, "__name__", "")
-        if name in ("load_example", "api_analyze", "api_model_info", "forget_tab"):
+        if name in ("load_example", "api_analyze", "api_model_info", "forget_tab", *FOLLOWERS):
             continue
         # the one exception: a new analysis brings the explorers their first view with its answer
         shared = states | set(page.explorers.values()) if name == "run" else states
         sections = {owners.get(id(c)) for c in fn.outputs if c not in shared}
         assert len(sections) == 1 and None not in sections, (name, sections)
-    assert len([f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "texts"]) == len(SECTIONS)
+
+
+@pytest.mark.parametrize("trigger", FOLLOWERS)
+def test_sections_follow_the_page_in_few_events(demo, trigger):
+    """Every section below the input follows a new analysis and a new language, in exactly one
+    event each; the slow ones (lesson, residual) alone, all others together."""
+    owners = {id(c): name for name, comps in demo.vitviz_sections.items() for c in comps.values() if c is not None}
+    events = [{owners[id(c)] for c in fn.outputs} for fn in demo.fns.values()
+              if getattr(fn.fn, "__name__", "") == trigger]
+    written = [name for sections in events for name in sections]
+    assert sorted(written) == sorted(set(SECTIONS) - {"input"}), written
+    assert {"lesson"} in events and {"residual"} in events and len(events) == 3
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -57,6 +57,7 @@ def build_demo() -> gr.Blocks:
         # first, and the other sections' pictures (the lesson's above all) take longer to draw.
         for section, components in sorted(parts, key=lambda p: p[0] not in EXPLORER_SECTIONS):
             section.wire(page, components)
+        page.wire_followers()
         for section, components in [(input_section, top), *parts]:
             page.name_pictures(components, getattr(section, "LABELS", {}))
         demo.unload(forget_tab)

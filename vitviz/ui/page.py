@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import gradio as gr
 import numpy as np
@@ -165,6 +165,15 @@ def section(name: str) -> gr.Column:
     return gr.Column(elem_classes="vv-section", elem_id=f"vv-sec-{name}")
 
 
+class Follower(NamedTuple):
+    """A section kept in step with the page (`Page.follow`)."""
+
+    outputs: Mapping[str, Any]
+    texts: Callable[..., Outputs]
+    pictures: Callable[..., Outputs] | None
+    slow: bool
+
+
 @dataclasses.dataclass
 class Page:
     """The components handlers of several sections read: the view controls (`SETTINGS`), the
@@ -179,6 +188,7 @@ class Page:
     patch_images: list = dataclasses.field(default_factory=list)
     explorers: dict = dataclasses.field(default_factory=dict)  # mode → gr.HTML explorer
     pictures: dict = dataclasses.field(default_factory=dict)  # gr.Image → its label's text key (alt text)
+    followers: list[Follower] = dataclasses.field(default_factory=list)  # one per section (`follow`)
 
     def name_pictures(self, components: Mapping[str, Any], labels: Mapping[str, str]) -> None:
         """Remember the label key of every picture of a section: its alt text is built from it."""
@@ -240,15 +250,41 @@ class Page:
         return {**value, "alt_text": alt} if _is_update(value) else gr.update(value=picture, alt_text=alt)
 
     def follow(self, outputs: Mapping[str, Any], texts: Callable[..., Outputs],
-               pictures: Callable[..., Outputs] | None = None) -> None:
+               pictures: Callable[..., Outputs] | None = None, slow: bool = False) -> None:
         """Keep a section in step with the page: `texts(settings, session)` when the language
-        changes or a new model is loaded, plus `pictures(settings, session)` for a new analysis."""
+        changes or a new model is loaded, plus `pictures(settings, session)` for a new analysis.
+        Wired by `wire_followers` once every section has said what it follows: the sections share
+        one event, except `slow` ones (their pictures take a second or more), which get their own
+        so the others' pictures need not wait for them."""
+        self.followers.append(Follower(outputs, texts, pictures, slow))
+
+    def wire_followers(self) -> None:
+        """Few events on a new revision or language, not one per section: gradio's page does work
+        for every component on every status message of every event (with one event per section,
+        ~1 s of the tab's main thread after an analysis), and that work delays the explorers' first view."""
+        quick = [f for f in self.followers if not f.slow]
+        for group in [quick] + [[f] for f in self.followers if f.slow]:
+            self._follow_together(group)
+
+    def _follow_together(self, followers: list[Follower]) -> None:
+        outputs = {f"{i}:{name}": c for i, f in enumerate(followers) for name, c in f.outputs.items()}
+
+        def each(s: V.ViewSettings, sess: Session | None, draw) -> Outputs:
+            result: Outputs = {}
+            for i, f in enumerate(followers):
+                out = f.texts(s, sess)
+                if draw and f.pictures is not None:
+                    redrawn(out, f.pictures(s, sess))
+                result.update({f"{i}:{name}": value for name, value in out.items()})
+            return result
+
         def on_revision(s: V.ViewSettings, sess: Session | None, rev) -> Outputs:
             sess, s = prepare(s, sess)
-            out = texts(s, sess)
-            if pictures is not None and rev[1] == "all" and sess.analysis is not None:
-                redrawn(out, pictures(s, sess))
-            return out
+            return each(s, sess, rev[1] == "all" and sess.analysis is not None)
+
+        def on_language(s: V.ViewSettings, sess: Session | None) -> Outputs:
+            sess, s = prepare(s, sess)
+            return each(s, sess, False)
 
         self.listen([self.revision.change], on_revision, outputs, extra=(self.revision,), **PRIVATE)
-        self.listen([self.lang.input], texts, outputs, api_visibility="private", show_progress="hidden")
+        self.listen([self.lang.input], on_language, outputs, api_visibility="private", show_progress="hidden")

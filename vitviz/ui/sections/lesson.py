@@ -173,4 +173,4 @@ def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
 
 
 def wire(page: P.Page, c: dict) -> None:
-    page.follow(c, texts, pictures)
+    page.follow(c, texts, pictures, slow=True)

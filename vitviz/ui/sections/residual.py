@@ -79,6 +79,6 @@ def on_lang(s: V.ViewSettings, sess: Session | None, block) -> Outputs:
 
 
 def wire(page: P.Page, c: dict) -> None:
-    page.follow(c, texts, pictures)
+    page.follow(c, texts, pictures, slow=True)
     page.listen([c["lens_sl"].input], on_block, c, extra=(c["lens_sl"],), **P.REDRAW)
     page.listen([page.lang.input], on_lang, c, extra=(c["lens_sl"],), **P.REDRAW)
