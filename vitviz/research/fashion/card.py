@@ -62,6 +62,7 @@ def stage_record(run_dir: Path, ckpt: dict) -> dict:
         "steps": int(ckpt["step"]), "steps_planned": int(args["steps"]), "batch": int(args["batch"]),
         "images_seen": int(ckpt["step"]) * int(args["batch"]),
         "lr": args["lr"], "min_lr": args["min_lr"], "warmup_steps": args["warmup"], "schedule": SCHEDULE,
+        "warm_restarts": warm_restarts(log, int(args["warmup"])),
         "weight_decay": args["weight_decay"], "label_smoothing": args["label_smoothing"], "augmentation": AUGMENTATION,
         "drop_path_rate": ckpt["config"].get("drop_path_rate"), "seed": args["seed"],
         "bf16_autocast": bool(args.get("amp")),
@@ -71,6 +72,14 @@ def stage_record(run_dir: Path, ckpt: dict) -> dict:
         "val_accuracy_last": val[-1][1] if val else None,
         "val_columns": ["step", "val_accuracy", "seconds"], "val": val,
     }
+
+
+def warm_restarts(log: list[dict], warmup: int) -> list[list]:
+    """[step, lr at it, lr logged next] wherever the logged learning rate jumped up after the warm-up:
+    a run extended with a larger --steps recomputes its cosine, so it restarts from a higher rate."""
+    rows = [(int(r["step"]), float(r["lr"])) for r in log]
+    return [[step, before, after] for (step, before), (_, after) in zip(rows, rows[1:])
+            if step > warmup and after > 2 * before]
 
 
 def _pct(x: float | None) -> str:
@@ -112,6 +121,14 @@ def _numbers(ev: dict, grid: int) -> list[str]:
     return lines
 
 
+def _restart_text(st: dict) -> str:
+    restarts = st.get("warm_restarts") or []
+    return "".join(f" (over {st['steps_planned']:,} steps: the run was first planned to end at step {step:,} "
+                   f"and then extended, so after step {step:,} the rate jumped from {before:.1e} back to "
+                   f"{after:.1e}, a warm restart, and decayed again)"
+                   for step, before, after in restarts)
+
+
 def _stage_lines(i: int, st: dict) -> list[str]:
     done = f"{st['steps']:,} of {st['steps_planned']:,} planned steps" if st["steps"] != st["steps_planned"] \
         else f"{st['steps']:,} steps"
@@ -119,7 +136,7 @@ def _stage_lines(i: int, st: dict) -> list[str]:
         f"**Stage {i}** ({st['grid']}x{st['grid']} grid, patch {st['patch_px_at_28']} px at 28 px; "
         f"init: {st['init']}): "
         f"{done} x batch {st['batch']} ({st['images_seen']:,} images), lr {st['lr']} with {st['warmup_steps']} "
-        f"warm-up steps, cosine to {st['min_lr']}, weight decay {st['weight_decay']}, label smoothing "
+        f"warm-up steps, cosine to {st['min_lr']}{_restart_text(st)}, weight decay {st['weight_decay']}, label smoothing "
         f"{st['label_smoothing']}, drop path {st['drop_path_rate']}, seed {st['seed']}, {st['threads']} CPU "
         f"thread(s), bf16 autocast {'on' if st['bf16_autocast'] else 'off'}; {st['training_time_s'] / 60:.0f} min "
         f"of training; last validation accuracy {_pct(st['val_accuracy_last'])}.",
