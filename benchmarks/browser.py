@@ -1,6 +1,6 @@
 """Benchmark the in-browser explorer (vitviz/views/explorer.js) in headless Chromium, with real input.
 
-    python benchmarks/browser.py                                   # both models, writes benchmarks/browser.json
+    python benchmarks/browser.py                                   # every model, writes benchmarks/browser.json
     python benchmarks/browser.py --models vitviz-shapes --out /tmp/b.json
 
 For every model it starts the app (`python app.py` in a subprocess, on a free port; random weights
@@ -57,7 +57,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 EXAMPLES = ROOT / "vitviz" / "assets" / "examples"
 TIMED_IMAGE = EXAMPLES / "chelsea_cat.jpg"
 OTHER_IMAGE = EXAMPLES / "coffee.jpg"  # uploaded in between, so every timed upload is a new image
-MODELS = ["vitviz-shapes", "vit_base_patch16_224"]
+MODELS = ["vitviz-fashion", "vitviz-shapes", "vit_base_patch16_224"]  # the offline default first
 TARGETS_MS = {"hover": 16.0, "layer": 50.0, "head": 50.0, "fusion": 50.0, "discard": 50.0}
 COUNTS = {"hover": 240, "layer": 44, "head": 44, "fusion": 24, "discard": 76}
 UPLOAD_ROUNDS = 3
