@@ -81,3 +81,15 @@ def test_cli_unknown_model_is_one_line_on_stderr(tmp_path, photo):
     proc = run(str(tmp_path / "in.png"), "--model", "resnet50", "--no-pretrained")
     assert proc.returncode == 1 and "not a plain Vision Transformer" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_without_model_the_cli_uses_the_apps_offline_default(monkeypatch):
+    """vitviz-fashion: its position embeddings form a grid, vitviz-shapes' rings (the app's choice offline)."""
+    from vitviz import cli
+
+    monkeypatch.delenv("VITVIZ_MODEL", raising=False)
+    name, why = cli.default_model()
+    assert name == "vitviz-fashion" and "grid" in why
+    assert set(cli.embedded_names()) >= {"vitviz-fashion", "vitviz-shapes"}
+    monkeypatch.setenv("VITVIZ_MODEL", "vit_tiny_patch16_224")
+    assert cli.default_model()[0] == "vit_tiny_patch16_224"

@@ -6,13 +6,33 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = os.environ.get("VITVIZ_MODEL", "vitviz-shapes")
+MODELS_DIR = Path(__file__).parent / "assets" / "models"  # read without importing torch: --help stays instant
+
+
+def embedded_names() -> list[str]:
+    return sorted(p.stem for p in MODELS_DIR.glob("vitviz-*.json"))
+
+
+def default_model() -> tuple[str, str]:
+    """(name, why): VITVIZ_MODEL, else the embedded model the app starts with offline (the one
+    whose position embeddings form the clearest 2D grid, `offline_default.choose`)."""
+    if os.environ.get("VITVIZ_MODEL", "").strip():
+        return os.environ["VITVIZ_MODEL"].strip(), "chosen by the VITVIZ_MODEL setting"
+    from vitviz import load_model
+    from vitviz.analysis import offline_default
+    from vitviz.core.model import embedded_models
+
+    names = embedded_models()
+    if len(names) < 2:
+        return (names or ["vitviz-shapes"])[0], "the embedded model"
+    return offline_default.choose(names, load_model)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vitviz", description="Open up a Vision Transformer: analyse one image.")
     p.add_argument("image", help="image file (PNG, JPEG, WebP, GIF, BMP, TIFF)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"timm ViT name or 'vitviz-shapes' (default: {DEFAULT_MODEL})")
+    p.add_argument("--model", help=f"a timm ViT name or an embedded model ({', '.join(embedded_names())}); default: "
+                                   "$VITVIZ_MODEL, else the embedded model the app starts with offline")
     p.add_argument("--checkpoint", help="local .safetensors/.pth weights for --model")
     p.add_argument("--no-pretrained", action="store_true", help="random weights instead of the hub's pretrained ones")
     p.add_argument("--fusion", choices=("mean", "max", "min"), default="mean", help="how rollout fuses heads")
@@ -37,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     return_large_buffers_to_os()
 
     try:
+        if args.model is None:
+            args.model, why = default_model()
+            print(f"model {args.model}: {why}")
         loaded = load_model(args.model, pretrained=not args.no_pretrained, checkpoint=args.checkpoint)
         result = analyze(loaded, args.image, fusion=args.fusion, discard_ratio=args.discard)
         out = Path(args.out)
