@@ -260,8 +260,9 @@ class Page:
 
     def wire_followers(self) -> None:
         """Few events on a new revision or language, not one per section: gradio's page does work
-        for every component on every status message of every event (with one event per section,
-        ~1 s of the tab's main thread after an analysis), and that work delays the explorers' first view."""
+        for every component on every status message of every event (a profile of an upload: 1.9 s of
+        the tab's main thread with one event per section, 0.5 s with three), and that work delays the
+        explorers' first view (benchmarks/RESULTS.md, "Browser")."""
         quick = [f for f in self.followers if not f.slow]
         for group in [quick] + [[f] for f in self.followers if f.slow]:
             self._follow_together(group)
@@ -269,7 +270,7 @@ class Page:
     def _follow_together(self, followers: list[Follower]) -> None:
         outputs = {f"{i}:{name}": c for i, f in enumerate(followers) for name, c in f.outputs.items()}
 
-        def each(s: V.ViewSettings, sess: Session | None, draw) -> Outputs:
+        def each(s: V.ViewSettings, sess: Session | None, draw: bool) -> Outputs:
             result: Outputs = {}
             for i, f in enumerate(followers):
                 out = f.texts(s, sess)
