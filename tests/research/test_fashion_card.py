@@ -210,6 +210,7 @@ def test_the_apps_transform_is_the_nearest_enlargement(loaded, subset):
         torch.testing.assert_close(x224, expected[i], atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow  # 2,000 forward passes and rollouts (~30 s)
 def test_subset_accuracy_is_the_cards(card, subset, subset_scores):
     split, _ = subset
     got, want = metrics.summarise(subset_scores, split.labels), card["evaluation"]["test_subset"]
@@ -219,6 +220,7 @@ def test_subset_accuracy_is_the_cards(card, subset, subset_scores):
         assert got["per_class_accuracy"][name] == pytest.approx(acc, abs=0.01), name  # 2 of 200
 
 
+@pytest.mark.slow  # 2,000 forward passes and rollouts (~30 s)
 def test_subset_rollout_on_garment_is_the_cards(card, subset, subset_scores):
     split, _ = subset
     got, want = metrics.summarise(subset_scores, split.labels), card["evaluation"]["test_subset"]

@@ -71,6 +71,14 @@ NOTES = (
 )
 
 
+def stage_commands(stage: dict) -> list[str]:
+    """The commands that ran a stage: one per planned end when it was extended (a warm restart
+    in its log), the later ones with --resume, so the same schedule is replayed."""
+    planned = f"--steps {stage['steps_planned']}"
+    ends = [f"--steps {step}" for step, _, _ in stage.get("warm_restarts") or []]
+    return [stage["command"].replace(planned, end) for end in ends] + [stage["command"] + (" --resume" if ends else "")]
+
+
 def served_model_args(config: FashionConfig) -> dict:
     args = config.model_args()
     args.update(img_size=SERVED_SIZE, patch_size=SERVED_SIZE // config.grid, in_chans=3, drop_path_rate=0.0)
@@ -211,7 +219,7 @@ def export(run_dir: Path, out_dir: Path, stage1_dir: Path | None = None, *, use_
     export_cmd = (f"python -m vitviz.research.fashion.export --run {run_dir}"
                   + (f" --stage1 {stage1_dir}" if stage1_dir else "") + f" --out {out_dir}"
                   + (" --checkpoint" if use_checkpoint else ""))
-    card["reproduce"] = [st["command"] for st in stages] + [
+    card["reproduce"] = [cmd for st in stages for cmd in stage_commands(st)] + [
         export_cmd, f"python -m vitviz.research.fashion.metrics --model-dir {out_dir}",
         f"VITVIZ_MODELS_DIR={out_dir} python -m pytest tests/research/test_fashion_card.py -q"]
     s2 = stages[-1]
