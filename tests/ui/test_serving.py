@@ -181,6 +181,7 @@ def test_cache_cleanup_survives_files_added_during_a_sweep(tmp_path):
         while sweeping.is_set():
             added.append(str(tmp_path / f"new{len(added)}"))
             files.add(added[-1])
+            time.sleep(0.001)  # a request's pace: a spinning thread would starve the sweep of the GIL
 
     adder = threading.Thread(target=add_while_sweeping)
     adder.start()
