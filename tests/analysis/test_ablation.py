@@ -62,6 +62,16 @@ def test_head_importance_is_the_log_probability_drop_of_each_head_alone(small, x
     assert drops[2, 1] == pytest.approx(float(base[top] - one), abs=1e-4)
 
 
+def test_head_importance_with_patches_off_measures_both_sides_without_their_tokens(small, x):
+    off = [0, 7, 100]
+    drops = head_importance(small, x, batch=5, patches=off)
+    base = ablated_logits(small, x, [], patches=off).log_softmax(-1)
+    top = int(base.argmax())
+    one = ablated_logits(small, x, [(1, 2)], patches=off).log_softmax(-1)[top]
+    assert drops[1, 2] == pytest.approx(float(base[top] - one), abs=1e-4)
+    assert not np.allclose(drops, head_importance(small, x, batch=5))
+
+
 def test_the_ablated_models_rollout_comes_from_its_own_forward(small, photo):
     normal = vitviz.analyze(small, photo)
     with heads_off(small, head_mask(small, [(0, 0), (0, 1), (0, 2)])):
@@ -135,6 +145,28 @@ def test_the_ablated_rollout_is_the_rollout_of_the_ablated_attention_with_remove
     out = ablate(small, x, patches=off, fusion="max", discard_ratio=0.2)
     assert (out.rollout.ravel()[off] == 0).all() and not out.kept.ravel()[off].any()
     np.testing.assert_allclose(out.rollout.ravel()[kept], expected.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_a_switched_off_head_enters_the_rollout_with_the_mixing_it_still_applies(small, x, mode):
+    """Zero: no mixing at all; mean: every token gets the mean of the patch tokens (a row uniform
+    over the patch columns). Heads on keep their own attention."""
+    from vitviz.analysis import attention as att
+
+    off = [3, 50]
+    keep = np.setdiff1d(np.arange(small.info.num_patches), off)
+    with heads_off(small, head_mask(small, [(1, 0), (2, 2)]), mode):
+        _, probs = _by_hand(small.model, x, keep)  # the attention of heads on is computed as usual
+    n = len(keep) + 1
+    applied = [p.clone() for p in probs]
+    for layer, head in [(1, 0), (2, 2)]:
+        applied[layer][head] = 0.0
+        if mode == "mean":
+            applied[layer][head][:, 1:] = 1.0 / (n - 1)
+    fused = att.fuse_heads(torch.stack(applied), "mean")
+    expected = att.model_rollout(fused, small.info, num_tokens=n)[1:]
+    out = ablate(small, x, [(1, 0), (2, 2)], off, mode=mode)
+    np.testing.assert_allclose(out.rollout.ravel()[keep], expected.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_a_patch_outside_the_grid_is_refused(small, x):

@@ -118,3 +118,12 @@ def test_a_language_switch_rewords_what_is_switched_off(sess):
     assert zh["patches_md"] == ablation.patches_text(sess.analysis, {5}, "zh") != en["patches_md"]
     none = ablation.on_lang(V.ViewSettings(lang="zh"), sess, [], [])
     assert none["picked_md"] != ablation.heads_text(set(), "en")
+
+
+def test_head_importance_takes_the_switched_off_patches_into_account(sess):
+    a = sess.analysis
+    off = [0, 1, 2, 50]
+    out = ablation.on_importance(V.ViewSettings(), sess, "zero", off)
+    assert f"4 of {a.info.num_patches} patches switched off" in out["importance_md"]
+    plain = ablation.on_importance(V.ViewSettings(), sess, "zero", [])
+    assert "switched off removed" not in plain["importance_md"]

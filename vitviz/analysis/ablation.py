@@ -10,7 +10,8 @@ A patch is switched off by dropping its token from the sequence right after the 
 embedding, as the what-if of `vitviz.analysis.faithfulness` does (`forward_with_tokens`): no
 token attends to it and it reaches no output, the remaining tokens keep their own positions.
 With both, a mean-ablated head takes its mean over the patch tokens that are left. The rollout of
-the ablated model is computed from the attention of that ablated forward pass.
+the ablated model is computed from the attention of that ablated forward pass, each switched-off
+head entering it with the mixing it still applies (`applied_attention`).
 """
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def _ablate(x: Tensor, mask: Tensor, head_dim: int, num_prefix: int, mode: Mode)
         replacement = heads[:, num_prefix:].mean(dim=1, keepdim=True).expand_as(heads)
     off = mask[:, None, :, None].to(torch.bool)
     return torch.where(off, replacement, heads).reshape(B, N, C)
+
+
+def applied_attention(probs: Tensor, off: Tensor, num_prefix: int, mode: Mode) -> Tensor:
+    """The token mixing each head of one block applies, (H, n, n) probabilities → (H, n, n).
+
+    A head on applies its attention. A head off applies none ("zero": its output is 0) or, for
+    "mean", the same average of the patch tokens' values to every token: a row uniform over the
+    patch columns. off: (H,) bool."""
+    replacement = torch.zeros_like(probs)
+    if mode == "mean":
+        replacement[..., num_prefix:] = 1.0 / (probs.shape[-1] - num_prefix)
+    return torch.where(off[:, None, None], replacement, probs)
 
 
 @contextlib.contextmanager
@@ -138,22 +151,28 @@ def ablate(loaded: LoadedModel, x: Tensor | np.ndarray, heads: Iterable[tuple[in
     kept = patches_kept(info, patches)
     x = torch.as_tensor(x).float().unsqueeze(0)  # 1, 3, H, W
     deadline = time.monotonic() + time_limit if time_limit is not None else None
+    mask = head_mask(loaded, heads)
     fused: list[Tensor] = []  # L × (n, n), n = prefix + kept: each layer fused as it is computed
-    with heads_off(loaded, head_mask(loaded, heads), mode):
+
+    def on_attention(layer: int, probs: Tensor) -> None:  # probs: 1, H, n, n
+        applied = applied_attention(probs[0].float(), mask[layer], info.num_prefix_tokens, mode)
+        fused.append(att.fuse_heads(applied, fusion))
+
+    with heads_off(loaded, mask, mode):
         cap = capture(TokenSubset(loaded.model, _indices(kept)), x,  # type: ignore[arg-type]
-                      attention_dtype=None, deadline=deadline,
-                      on_attention=lambda _layer, probs: fused.append(att.fuse_heads(probs[0].float(), fusion)))
+                      attention_dtype=None, deadline=deadline, on_attention=on_attention)
     return Ablated(logits=cap.logits[0].float().numpy(),
                    rollout=reduced_rollout(torch.stack(fused), kept, info, discard_ratio),
                    kept=kept.reshape(info.grid), seconds=time.perf_counter() - start)
 
 
-def _block_inputs(model: nn.Module, x: Tensor) -> tuple[list[Tensor], Tensor]:
-    """The residual stream entering every block (L × (1, N, C)) and the logits, for input x (3, H, W)."""
+def _block_inputs(model: nn.Module, x: Tensor, keep: Tensor) -> tuple[list[Tensor], Tensor]:
+    """The residual stream entering every block (L × (1, n, C)) and the logits, for input x (3, H, W)
+    with only the patch tokens `keep` in the sequence."""
     seen: list[Tensor] = []
     handles = [b.register_forward_pre_hook(lambda m, args: seen.append(args[0])) for b in model.blocks]
     try:
-        logits = model(x.unsqueeze(0))[0]
+        logits = forward_with_tokens(model, x.unsqueeze(0), keep)[0]
     finally:
         for h in handles:
             h.remove()
@@ -194,9 +213,10 @@ def _run_ablations(loaded: LoadedModel, entering: list[Tensor], layers: Tensor, 
 
 @torch.inference_mode()
 def head_importance(loaded: LoadedModel, x: Tensor, target: int | None = None, mode: Mode = "zero",
-                    batch: int | None = None, progress: Callable[[float], None] | None = None) -> np.ndarray:
+                    batch: int | None = None, progress: Callable[[float], None] | None = None,
+                    patches: Iterable[int] = ()) -> np.ndarray:
     """(L, H): log p(target | every head on) − log p(target | that head alone off), for input x
-    (3, H, W); target defaults to the top class.
+    (3, H, W), both with the tokens of `patches` dropped; target defaults to the top class.
 
     Ablating a head of block l changes nothing before it, so each ablation starts from the
     residual stream entering its block (from one normal forward) and runs only blocks l…L:
@@ -204,7 +224,7 @@ def head_importance(loaded: LoadedModel, x: Tensor, target: int | None = None, m
     `batch_rows`), in layer order; progress(fraction done) after each batch.
     """
     info = loaded.info
-    entering, logits = _block_inputs(loaded.model, x)
+    entering, logits = _block_inputs(loaded.model, x, _indices(patches_kept(info, patches)))
     base = logits.log_softmax(-1)
     target = int(base.argmax()) if target is None else int(target)
     layers = torch.arange(info.depth).repeat_interleave(info.num_heads)  # L·H, layer order

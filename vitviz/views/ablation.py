@@ -164,9 +164,12 @@ def importance_image(a: Analysis, drops: np.ndarray, lang: str = "en") -> np.nda
     return R.figure_rgb(fig)
 
 
-def importance_text(a: Analysis, drops: np.ndarray, lang: str) -> str:
+def importance_text(a: Analysis, drops: np.ndarray, lang: str, patches_off: int = 0) -> str:
     flat = np.argsort(-drops, axis=None)[:3]
     H = drops.shape[1]
     top = ", ".join(f"L{i // H + 1} h{i % H + 1} ({drops.flat[i]:+.2f})" for i in flat)
-    return tr("importance_summary", lang, top=top, n=drops.size, helpful=int((drops > 0.05).sum()),
+    text = tr("importance_summary", lang, top=top, n=drops.size, helpful=int((drops > 0.05).sum()),
               harmful=int((drops < -0.05).sum()))
+    if patches_off:
+        text += " " + tr("importance_patches_off", lang, n=patches_off, p=a.info.num_patches)
+    return text

@@ -553,6 +553,8 @@ TEXT: dict[str, dict[str, str]] = {
     "importance_summary": {"en": ("The heads the answer needs most: {top}. Of {n} heads, {helpful} lower the top "
                                   "class's log-probability by more than 0.05 when switched off, {harmful} raise it."),
                            "zh": "答案最依赖的头：{top}。在 {n} 个头中，关掉后有 {helpful} 个使最高类别的对数概率下降超过 0.05，{harmful} 个使其上升。"},
+    "importance_patches_off": {"en": "Measured with the {n} of {p} patches switched off removed from the sequence.",
+                               "zh": "测量时已从序列中去掉 {p} 个图像块中被关掉的 {n} 个。"},
     "running_importance": {"en": "Switching off each head in turn…", "zh": "正在依次关掉每个头……"},
     "status_no_cjk_font": {"en": "No font with Chinese glyphs is installed: the figures' labels stay in English.",
                            "zh": "未安装中文字体（Debian：fonts-noto-cjk），所以图中的文字仍为英文。"},

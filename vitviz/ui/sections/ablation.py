@@ -154,15 +154,17 @@ def on_run(s: V.ViewSettings, sess: Session | None, state, mode, patches=(), pro
             "ablated_img": AV.ablated_rollout_image(a, ablated, s.lang)}
 
 
-def on_importance(s: V.ViewSettings, sess: Session | None, mode, progress=None) -> Outputs:
-    """Each head alone off → Δ log-probability of the top class, an L × H map."""
+def on_importance(s: V.ViewSettings, sess: Session | None, mode, patches=None, progress=None) -> Outputs:
+    """Each head alone off → Δ log-probability of the top class, an L × H map (with the patches
+    switched off removed, as in a run)."""
     if sess is None or sess.analysis is None or not sess.analysis.predictions:
         return {}
     a, loaded = sess.analysis, P.model_of(sess)
     report = (lambda f: progress(f, desc=tr("running_importance", s.lang))) if progress else None
     drops = head_importance(loaded, torch.from_numpy(a.input), target=a.predictions[0].index, mode=mode or "zero",
-                            progress=report)
-    return {"importance_img": AV.importance_image(a, drops, s.lang), "importance_md": AV.importance_text(a, drops, s.lang)}
+                            progress=report, patches=_off_patches(patches))
+    return {"importance_img": AV.importance_image(a, drops, s.lang),
+            "importance_md": AV.importance_text(a, drops, s.lang, len(_off_patches(patches)))}
 
 
 def wire(page: P.Page, c: dict) -> None:
@@ -174,4 +176,4 @@ def wire(page: P.Page, c: dict) -> None:
     page.listen([c["clear_btn"].click], on_clear, c, **P.PRIVATE)
     page.listen([c["run_btn"].click], on_run, c, extra=(c["off_state"], c["mode_rd"], c["off_patches_state"]),
                 event="progress", **P.PRIVATE)
-    page.listen([c["importance_btn"].click], on_importance, c, extra=(c["mode_rd"],), event="progress", **P.PRIVATE)
+    page.listen([c["importance_btn"].click], on_importance, c, extra=(c["mode_rd"], c["off_patches_state"]), event="progress", **P.PRIVATE)
