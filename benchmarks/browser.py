@@ -407,7 +407,7 @@ def bench_floor(browser) -> dict:
     return out
 
 
-def bench_model(browser, model: str) -> dict:
+def bench_model(browser, model: str, upload_only: bool = False) -> dict:
     proc, url, log = start_app(model)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
@@ -439,6 +439,8 @@ def bench_model(browser, model: str) -> dict:
         result["payload_bytes"] = b.payload()
         g = result["geometry"] = b.geometry()
         result["heap_before"] = b.heap()
+        if upload_only:
+            return result
 
         result["hover"] = b.hover_all(COUNTS["hover"])
         result["layer"] = b.scrub("layer", "#vv-explorer .vvx-layer", "ArrowRight", "ArrowLeft", g["depth"],
@@ -462,15 +464,16 @@ def bench_model(browser, model: str) -> dict:
 
 def summary(r: dict) -> str:
     lines = [f"--- {r['model']}"]
-    for kind in TARGETS_MS:
+    for kind in (k for k in TARGETS_MS if k in r):
         s = r[kind]
         lines.append(f"{kind:8s} n={s['n']:4d} p50={s['p50']:6.2f} p95={s['p95']:6.2f} max={s['max']:6.2f} ms "
                      f"(target p95 <= {s['target_p95']:.0f}; first frame {s['first_frame']:.1%}; handler p95 {s['handler']['p95']}, queued p95 "
                      f"{s['queued']['p95']})  requests={s['requests']} resources={s.get('resources_in_window', '-')} "
                      f"reports_after={s.get('reports_after', '-')}")
     lines += [f"upload  {({k: v for k, v in r['upload'].items() if k != 'rounds'})}",
-              f"payload {r['payload_bytes']}", f"heap    before {r['heap_before']}",
-              f"        after every layer {r['heap_after_all_layers']}", f"        end {r['heap_end']}"]
+              f"payload {r['payload_bytes']}", f"heap    before {r['heap_before']}"]
+    if "heap_end" in r:
+        lines += [f"        after every layer {r['heap_after_all_layers']}", f"        end {r['heap_end']}"]
     return "\n".join(lines)
 
 
@@ -480,6 +483,7 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "browser.json"))
     p.add_argument("--chromium-arg", action="append", default=[], metavar="FLAG",
                    help="an extra Chromium flag, e.g. --disable-frame-rate-limit (repeatable)")
+    p.add_argument("--upload-only", action="store_true", help="only the upload timings and payload sizes")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -492,7 +496,7 @@ def main() -> None:
             print(f"floor   frame {floor['frame_interval_ms']} ms  hover p50={floor['hover']['p50']} p95={floor['hover']['p95']}  "
                   f"key p50={floor['key']['p50']} p95={floor['key']['p95']} ms", flush=True)
             for model in args.models:
-                results.append(bench_model(browser, model))
+                results.append(bench_model(browser, model, args.upload_only))
                 print(summary(results[-1]), flush=True)
             version = browser.version
         finally:
