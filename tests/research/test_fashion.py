@@ -71,3 +71,29 @@ def test_finer_grid_kernel_sees_a_zoomed_patch():
     new = torch.nn.functional.conv2d(patch, fine["patch_embed.proj.weight"])
     torch.testing.assert_close(new, old)
     assert fine["pos_embed"].shape == (1, 1 + 14 * 14, coarse["pos_embed"].shape[-1])
+
+
+def test_distillation_weighs_the_true_and_the_teachers_labels():
+    from vitviz.research.fashion.loop import distilled_loss
+    torch.manual_seed(0)
+    logits, y, taught = torch.randn(8, 10), torch.randint(0, 10, (8,)), torch.randint(0, 10, (8,))
+    ce = lambda labels: torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)  # noqa: E731
+    torch.testing.assert_close(distilled_loss(logits, y, taught, 0.0, 0.1), ce(y))
+    torch.testing.assert_close(distilled_loss(logits, y, taught, 1.0, 0.1), ce(taught))
+    torch.testing.assert_close(distilled_loss(logits, y, taught, 0.5, 0.1), (ce(y) + ce(taught)) / 2)
+
+
+def test_a_distilled_run_learns_from_the_teacher_it_loads(tmp_path):
+    """A stage with --teacher loads the saved CNN and its loss follows the teacher's labels, not the data's."""
+    from vitviz.research.fashion import loop, teacher
+    t = teacher.TeacherCNN(width=4)
+    torch.save({"model": t.state_dict(), "width": 4}, tmp_path / "teacher.pt")
+    args = loop.parse_args(["--out", str(tmp_path / "run"), "--depth", "1", "--teacher", str(tmp_path / "teacher.pt"),
+                            "--distill-weight", "1.0", "--label-smoothing", "0"])
+    run = loop.Run(args)
+    run.model.eval()  # no drop path: the same loss twice
+    x = torch.randn(4, 1, 28, 28)
+    taught = t.eval()(x).argmax(-1)
+    run.model.train = lambda mode=True: run.model  # keep eval mode inside train_step
+    expected = torch.nn.functional.cross_entropy(run.model(x), taught).item()
+    assert loop.train_step(run, x, torch.randint(0, 10, (4,))) == pytest.approx(expected, rel=1e-5)

@@ -5,7 +5,7 @@ import csv
 import json
 from pathlib import Path
 
-from . import loop
+from . import loop, teacher
 
 AUGMENTATION = ("random shifts of up to 2 px in x and y (zero padding: the background is black) and horizontal "
                 "flips with probability 0.5 (data.augment), fresh for every batch")
@@ -57,8 +57,8 @@ def stage_record(run_dir: Path, ckpt: dict) -> dict:
     return {
         "run": str(run_dir), "command": command_for(args),
         "grid": grid, "patch_px_at_28": 28 // grid,
-        "init": (f"{args['init_from']}/final.pt, patch kernel summed over the finer blocks and position "
-                 "embeddings interpolated in 2D (model.finer_grid_state)") if args.get("init_from") else "random",
+        "init": _init_text(args, grid),
+        "distillation": distillation_record(args),
         "steps": int(ckpt["step"]), "steps_planned": int(args["steps"]), "batch": int(args["batch"]),
         "images_seen": int(ckpt["step"]) * int(args["batch"]),
         "lr": args["lr"], "min_lr": args["min_lr"], "warmup_steps": args["warmup"], "schedule": SCHEDULE,
@@ -72,6 +72,31 @@ def stage_record(run_dir: Path, ckpt: dict) -> dict:
         "val_accuracy_last": val[-1][1] if val else None,
         "val_columns": ["step", "val_accuracy", "seconds"], "val": val,
     }
+
+
+def _init_text(args: dict, grid: int) -> str:
+    if not args.get("init_from"):
+        return "random"
+    prev = Path(args["init_from"]) / "args.json"
+    if prev.exists() and json.loads(prev.read_text()).get("grid") == grid:
+        return f"{args['init_from']}/final.pt (the same grid)"
+    return (f"{args['init_from']}/final.pt, patch kernel summed over the finer blocks and position "
+            "embeddings interpolated in 2D (model.finer_grid_state)")
+
+
+def distillation_record(args: dict) -> dict | None:
+    """The teacher of a distilled stage (loop.py --teacher): what it is and how good, from its teacher.json."""
+    if not args.get("teacher"):
+        return None
+    path = Path(args["teacher"])
+    meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    return {"teacher": str(path), "kind": "hard labels through the class token (DeiT, arXiv:2012.12877, eq. 3)",
+            "weight": args.get("distill_weight"),
+            "teacher_architecture": "vitviz.research.fashion.teacher.TeacherCNN "
+                                    f"(width {meta.get('args', {}).get('width', '?')})",
+            "teacher_val_accuracy": meta.get("val_accuracy"), "teacher_steps": meta.get("steps"),
+            "teacher_training_time_s": meta.get("seconds"),
+            "teacher_command": meta.get("command") or (teacher.command_for(meta["args"]) if "args" in meta else None)}
 
 
 def warm_restarts(log: list[dict], warmup: int) -> list[list]:
@@ -139,9 +164,20 @@ def _stage_lines(i: int, st: dict) -> list[str]:
         f"warm-up steps, cosine to {st['min_lr']}{_restart_text(st)}, weight decay {st['weight_decay']}, label smoothing "
         f"{st['label_smoothing']}, drop path {st['drop_path_rate']}, seed {st['seed']}, {st['threads']} CPU "
         f"thread(s), bf16 autocast {'on' if st['bf16_autocast'] else 'off'}; {st['training_time_s'] / 60:.0f} min "
-        f"of training; last validation accuracy {_pct(st['val_accuracy_last'])}.",
+        f"of training; last validation accuracy {_pct(st['val_accuracy_last'])}.{_distill_text(st)}",
         "",
     ]
+
+
+def _distill_text(st: dict) -> str:
+    d = st.get("distillation")
+    if not d:
+        return ""
+    return (f" Distilled: the loss is {1 - d['weight']:.2g} x cross-entropy on the true labels + {d['weight']:.2g} x "
+            f"cross-entropy on the teacher's labels, {d['kind']}; teacher {d['teacher_architecture']}, trained on "
+            f"the same 55,000 train images ({d['teacher_steps']:,} steps, {d['teacher_training_time_s'] / 60:.0f} min; "
+            f"`{d['teacher_command']}`), validation accuracy {_pct(d['teacher_val_accuracy'])}; the teacher is "
+            "not shipped.")
 
 
 def _header(card: dict) -> list[str]:
@@ -232,7 +268,7 @@ def card_markdown(card: dict) -> str:
         "",
         "## Position embeddings forming",
         "",
-        f"![position embeddings over both stages]({card['figure']['png']}) "
+        f"![position embeddings over the {len(stages)} stages]({card['figure']['png']}) "
         f"(animated: `{card['figure']['gif']}`; from the runs' `pos_snapshots/`, every 100 steps, "
         "drawn by `vitviz.research.card.save_pos_embed_figure`)",
         "",

@@ -66,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init-from", help="run directory of a coarser-grid run (its final.pt)")
+    ap.add_argument("--teacher", help="teacher.pt of vitviz.research.fashion.teacher: distil its hard labels (DeiT)")
+    ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss on the teacher's labels")
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False, help="bf16 autocast (slower on 2 CPU cores here)")
     return ap.parse_args(argv)
 
@@ -80,6 +82,10 @@ class Run:
         self.model = build(self.config)
         self.opt = torch.optim.AdamW(param_groups(self.model, args.weight_decay), lr=args.lr)
         self.step, self.seconds = 0, 0.0
+        self.teacher = None
+        if args.teacher:
+            from .teacher import load
+            self.teacher = load(Path(args.teacher))
         ckpt = self.out / "checkpoint.pt"
         if args.resume and ckpt.exists():
             self._load(torch.load(ckpt, weights_only=False))
@@ -120,13 +126,27 @@ class Run:
             w.writerow(row)
 
 
+def distilled_loss(logits: torch.Tensor, y: torch.Tensor, taught: torch.Tensor, weight: float,
+                   label_smoothing: float) -> torch.Tensor:
+    """DeiT's hard distillation through the class token (arXiv:2012.12877, eq. 3, with a weight):
+    cross-entropy on the true labels y and on the teacher's labels `taught`."""
+    return ((1 - weight) * F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+            + weight * F.cross_entropy(logits, taught, label_smoothing=label_smoothing))
+
+
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> float:
     a = run.args
     for g in run.opt.param_groups:
         g["lr"] = lr_at(run.step, a.steps, a.lr, a.warmup, a.min_lr)
     run.model.train()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.amp):
-        loss = F.cross_entropy(run.model(x), y, label_smoothing=a.label_smoothing)
+        logits = run.model(x)
+        if run.teacher is None:
+            loss = F.cross_entropy(logits, y, label_smoothing=a.label_smoothing)
+        else:
+            with torch.no_grad():
+                taught = run.teacher(x).argmax(-1)
+            loss = distilled_loss(logits, y, taught, a.distill_weight, a.label_smoothing)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
