@@ -142,26 +142,14 @@ def texts(s: V.ViewSettings, sess: Session | None) -> Outputs:
 
 
 def everything(s: V.ViewSettings, sess: Session) -> Outputs:
-    """Texts of the header and section 1, the prediction and the patch state for a new analysis;
-    section 1's pictures follow with the other sections' (`pictures`)."""
+    """Texts and pictures of the header and section 1 for a new analysis (and the patch state)."""
     a = sess.analysis
     sess, s = P.prepare(s, sess)
     out = texts(s, sess)
-    out.update({"patch_md": patch_text(a, s), "label": V.prediction_label(a) or None, "patch_state": list(s.patch)})
+    out.update({"grid_img": gr.update(value=V.grid_image(a, s.patch), **grid_label(a.info, s.lang)),
+                "patch_md": patch_text(a, s), "strip_img": V.strip_image(a), "filters_img": V.filters_image(a),
+                "label": V.prediction_label(a) or None, "patch_state": list(s.patch)})
     return out
-
-
-PICTURES = ("grid_img", "strip_img", "filters_img")
-
-
-def pictures(s: V.ViewSettings, sess: Session) -> Outputs:
-    """Section 1's pictures, drawn in the page's follow-up event: the answer to a new image
-    carries only what the explorers and the header need first, so they show sooner (an answer's
-    pictures are encoded before it is sent and rendered before the explorers get the tab's main
-    thread; benchmarks/RESULTS.md, "Browser")."""
-    a = sess.analysis
-    return {"grid_img": gr.update(value=V.grid_image(a, s.patch), **grid_label(a.info, s.lang)),
-            "strip_img": V.strip_image(a), "filters_img": V.filters_image(a)}
 
 
 def _load(s: V.ViewSettings, sess: Session, key: tuple[str, bool], progress) -> tuple[Session, Outputs | None]:
@@ -242,10 +230,8 @@ def run(s: V.ViewSettings, sess: Session | None, image_path, model_name, random_
         return {"status_md": status_text(sess, s.lang)}
     if new.analysis is None:
         return dict(texts(s, new), session=new, revision=P.revision("texts"))
-    # The attention explorer's first view travels with this answer, so it draws before anything
-    # else; the rollout explorer fetches its parts (60 rollout variants, computed meanwhile) itself.
-    explorers = {f"explorer:{mode}": E.value(mode, s, new.tab, new.analysis, inline=mode == "attention")
-                 for mode in E.MODES}
+    # The explorers' first view travels with this answer: they draw before the other sections'.
+    explorers = {f"explorer:{mode}": E.value(mode, s, new.tab, new.analysis, inline=True) for mode in E.MODES}
     return dict(everything(s, new), **explorers, session=new, revision=P.revision("all"))
 
 
@@ -302,7 +288,6 @@ def wire(page: P.Page, c: dict, demo: gr.Blocks, start, examples: list[str]) -> 
     outputs = {k: v for k, v in c.items() if k != "examples"}
     outputs.update(session=page.session, patch_state=page.patch, revision=page.revision)
     explorers = {f"explorer:{mode}": explorer for mode, explorer in page.explorers.items()}
-    page.follow({k: c[k] for k in PICTURES}, lambda s, sess: {}, pictures)
     page.listen([c["image_in"].change, c["model_dd"].input, c["random_cb"].input], run, dict(outputs, **explorers),
                 extra=(c["image_in"], c["model_dd"], c["random_cb"]), event="progress",
                 api_visibility="private", trigger_mode="always_last")
