@@ -384,8 +384,10 @@ def test_clicking_a_patch_pins_it_and_the_server_views_follow(server, browser):
 
 def test_the_layer_range_redraws_at_once_and_the_block_table_follows(server, browser):
     page = open_app(browser, server)
-    before, block0 = readout(page), text(page, "vv-block-md")
-    assert "in layer 1," in before and "block 1 of" in block0
+    # the explorer draws its first view before the server's block table arrives: wait for the table
+    wait_for(lambda: "block 1 of" in text(page, "vv-block-md"), 30, "the block table for layer 1")
+    before = readout(page)
+    assert "in layer 1," in before
     press(page, f"{EXPLORER} .vvx-layer", "ArrowRight", 2)
     now = readout(page)  # no waiting: drawn in the browser from the data it holds
     assert "in layer 3," in now and now != before

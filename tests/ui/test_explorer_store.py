@@ -1,8 +1,11 @@
 """The explorer's data belong to the tab that analysed the image."""
 import gc
 
+import numpy as np
+
 import vitviz
 from vitviz.ui import explorer as E
+from vitviz.views import explorer as X
 from vitviz.views.common import ViewSettings
 
 
@@ -59,7 +62,8 @@ def test_with_a_new_analysis_the_value_brings_the_first_views_parts(tiny_analysi
     monkeypatch.setattr(E, "STORE", E.ExplorerStore())
     att = E.value("attention", ViewSettings(layer=2), "tab-a", tiny_analysis, inline=True)
     assert sorted(att["inline"]) == ["layer:2", "meta", "readout"]
-    assert att["inline"]["layer:2"] == E.explorer_data([att["token"], "layer:2"])  # what a fetch would bring
+    fetched = E.explorer_data([att["token"], "layer:2"])  # what a fetch would bring, in its deflated form
+    np.testing.assert_array_equal(X.decode_rows(att["inline"]["layer:2"]["patches"]), X.decode_rows(fetched["patches"]))
     roll = E.value("rollout", ViewSettings(), "tab-a", tiny_analysis, inline=True)
     assert sorted(roll["inline"]) == ["meta", "rollout"] and roll["token"] == att["token"]
     assert "inline" not in E.value("attention", ViewSettings(), "tab-a", tiny_analysis)  # later values stay small

@@ -37,6 +37,21 @@ def test_the_readout_rows_and_head_rollouts_decode_to_the_analysis(tiny_analysis
     assert_close_per_row(head, a.head_rollout.reshape(L, H, -1))
 
 
+def test_the_first_views_parts_are_raw_and_decode_to_the_same_values(tiny_analysis):
+    """Sent inside the component's value, decoded synchronously in the browser: no deflate, raw RGB."""
+    a = tiny_analysis
+    for name in ("readout", "layer:1"):
+        first, later = X.explorer_part(a, name, first_view=True), X.explorer_part(a, name)
+        for key in set(first) - {"layer"}:
+            assert first[key]["codec"] == "raw" and later[key]["codec"] == "deflate"
+            np.testing.assert_array_equal(X.decode_rows(first[key]), X.decode_rows(later[key]))
+    pixels = X.explorer_part(a, "meta", first_view=True)["pixels"]
+    import base64
+    rgb = np.frombuffer(base64.b64decode(pixels["rgb"]), np.uint8).reshape(pixels["height"], pixels["width"], 3)
+    np.testing.assert_array_equal(rgb, a.image)
+    assert "image" in X.explorer_part(a, "meta") and "pixels" not in X.explorer_part(a, "meta")
+
+
 def test_the_rollout_part_holds_all_sixty_fusion_and_discard_settings(tiny_analysis):
     a = tiny_analysis
     maps = X.decode_rows(X.explorer_part(a, "rollout")["rollout"])
@@ -77,8 +92,8 @@ def _json_mb(part: dict) -> float:
 @pytest.mark.slow
 def test_the_first_payload_of_vit_b16_is_at_most_3_mb(photo):
     a = vitviz.analyze(vitviz.load_model("vit_base_patch16_224", pretrained=False), photo)
-    first = sum(_json_mb(X.explorer_part(a, name)) for name in ("meta", "readout", "rollout", "layer:0"))
-    assert first <= 3.0
+    first = sum(_json_mb(X.explorer_part(a, name, first_view=True)) for name in ("meta", "readout", "rollout", "layer:0"))
+    assert first <= 3.0  # in the form that travels with the analysis (not deflated)
 
 
 def test_one_layer_of_vit_l16_at_384_is_at_most_8_mb():
@@ -88,3 +103,4 @@ def test_one_layer_of_vit_l16_at_384_is_at_most_8_mb():
     rows = torch.softmax(torch.from_numpy(logits), -1).numpy()
     a = SimpleNamespace(attention=rows[None], info=SimpleNamespace(num_prefix_tokens=1))
     assert _json_mb(X.layer_part(a, 0)) <= 8.0
+    assert X.layer_part(a, 0, first_view=True)["patches"]["codec"] == "deflate"  # too big to go raw

@@ -2,9 +2,9 @@
 in the browser, and the server function it fetches its data through.
 
 The component's value is {mode, token, texts, selection} and, when it comes with the analysis
-itself, `inline`: the parts the first view needs (`vitviz.views.explorer.first_parts`), so the
-explorer draws as soon as the analysis' answer lands instead of queueing behind the other
-sections' pictures. Every other part (the remaining layers) the browser fetches with
+itself, `inline`: the parts the first view needs (`vitviz.views.explorer.first_parts`, in their
+raw form that the browser decodes synchronously), so the explorer draws as soon as the analysis'
+answer lands instead of queueing behind the other sections' pictures. Every other part (the remaining layers) the browser fetches with
 `server.explorer_data(token, part)`. The token is random (256
 bits), sent only to the tab that owns the analysis, and revoked when that tab analyses another
 image; the registry holds weak references, so when gradio drops a tab's state its analysis goes.
@@ -102,7 +102,7 @@ def value(mode: str, s: ViewSettings, tab: str, analysis: vitviz.Analysis | None
     out = {"mode": mode, "token": STORE.register(tab, analysis), "texts": X.explorer_texts(s.lang),
            "selection": selection}
     if inline:
-        out["inline"] = {part: X.explorer_part(analysis, part) for part in X.first_parts(mode, s.layer)}
+        out["inline"] = {part: X.explorer_part(analysis, part, first_view=True) for part in X.first_parts(mode, s.layer)}
     return out
 
 

@@ -1,7 +1,8 @@
 // vitviz explorer: attention and rollout drawn in the browser from data sent once per analysis.
 // Runs as a gr.HTML js_on_load script: `element`, `props`, `trigger`, `server`, `watch` are given.
 // The data come from vitviz/views/explorer.py (rows of uint8 codes with one lo/hi per row,
-// deflated, base64); the colours from the same 256-entry LUT as the server's figures.
+// base64, deflated except in the first view's parts, which with the raw-RGB image are decoded
+// synchronously); the colours from the same 256-entry LUT as the server's figures.
 // After each draw it dispatches "vvx-drawn" on `element` (the browser benchmark times it).
 (() => {
   const SYNC_IDLE_MS = 600;    // settle time before the page below follows a control change
@@ -12,15 +13,38 @@
                buf: null, observer: null, width: 0 };
 
   // ------------------------------------------------------------------ data
-  async function inflate(b64) {
+  function bytesOf(b64) {
     const bin = atob(b64), bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return bytes;
+  }
+  async function inflate(bytes) {
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
-  async function rows(enc) {
-    return { shape: enc.shape, k: enc.shape[enc.shape.length - 1], codes: await inflate(enc.codes),
+  function decoded(enc, codes) {
+    return { shape: enc.shape, k: enc.shape[enc.shape.length - 1], codes,
              lo: Float32Array.from(enc.lo), hi: Float32Array.from(enc.hi) };
+  }
+  // raw codes at once (no task boundary before the first view), deflated ones through a stream
+  function rows(enc) {
+    const bytes = bytesOf(enc.codes);
+    return enc.codec === "raw" ? decoded(enc, bytes) : inflate(bytes).then((codes) => decoded(enc, codes));
+  }
+  // the image under the maps: raw RGB drawn into a canvas at once, or a PNG decoded by an <img>
+  function picture(m) {
+    if (m.pixels) {
+      const { width, height, rgb } = m.pixels, src = bytesOf(rgb), im = new ImageData(width, height);
+      for (let i = 0, j = 0; i < src.length; i += 3, j += 4) {
+        im.data[j] = src[i]; im.data[j + 1] = src[i + 1]; im.data[j + 2] = src[i + 2]; im.data[j + 3] = 255;
+      }
+      const c = document.createElement("canvas");
+      c.width = width; c.height = height; c.getContext("2d").putImageData(im, 0, 0);
+      return c;
+    }
+    const img = new Image(), loaded = new Promise((ok) => { img.onload = ok; img.onerror = ok; });
+    img.src = m.image;
+    return loaded.then(() => img);
   }
   function row(R, r, out) {  // decoded row r of R into `out` (Float32Array of R.k)
     const k = R.k, lo = R.lo[r], s = (R.hi[r] - lo) / 255, c = R.codes, o = r * k;
@@ -140,7 +164,7 @@
   function patchLabel(p) { return fill(T("patch_label"), { row: p[0], col: p[1], token: prefixCount() + p[0] * st.data.meta.grid[1] + p[1] }); }
 
   function draw(kind) {
-    if (!st.root || !st.data.meta || !st.img || !st.img.complete) return;
+    if (!st.root || !st.data.meta || !st.img || st.img.complete === false) return;
     const m = st.data.meta, canvas = $(".vvx-canvas"), ctx = canvas.getContext("2d");
     const W = canvas.width, H = canvas.height, [gh, gw] = m.grid;
     ctx.imageSmoothingEnabled = true;
@@ -421,12 +445,7 @@
     // The first view's parts come inside the value with a new analysis; otherwise they are
     // requested together, not meta first (one round trip instead of two).
     const data = st.data;  // this analysis' (a stale answer lands in its own)
-    const meta = fetchPart("meta").then((m) => {
-      data.meta = m;
-      const img = new Image(), loaded = new Promise((ok) => { img.onload = ok; img.onerror = ok; });
-      img.src = m.image;
-      return loaded.then(() => img);
-    });
+    const meta = fetchPart("meta").then((m) => { data.meta = m; return picture(m); });
     const first = v.mode === "rollout"
       ? fetchPart("rollout").then(async (p) => { data.rollout = { rollout: await rows(p.rollout), head: await rows(p.head_rollout) }; })
       : Promise.all([fetchPart("readout").then(async (p) => { data.readout = await rows(p.readout); }),

@@ -4,7 +4,11 @@ the only link between the maths and the view, `vitviz/views/explorer.js` draws i
 Maps travel as rows of uint8 with one affine scale per row: value = lo + q · (hi − lo) / 255,
 so a decoded value is within (hi − lo) / 510 ≤ 0.2 % of the row's maximum (for the non-negative
 maps here) of the analysis' float32 value. The bytes are deflated and base64-encoded; the browser
-inflates them with its own `DecompressionStream`.
+inflates them with its own `DecompressionStream`. The first view's parts, which come inside the
+component's value with a new analysis (`first_view=True`), are not deflated and carry the image as raw
+RGB instead of PNG: the browser decodes them synchronously, so the first view is drawn in the same
+task the value arrives in, not after asynchronous decodes queued behind the page's other work
+(deflate saves only ~13 % on attention codes; benchmarks/RESULTS.md, "Browser").
 
 Parts, each one JSON-serialisable dict:
 - `explorer_meta`: geometry, token names, the image, the colour map's LUT;
@@ -61,15 +65,16 @@ class EncodedRows:
     """(..., K) float rows as uint8 codes with one (lo, hi) per row."""
 
     shape: tuple[int, ...]
-    codes: str  # base64 of the deflated uint8 codes, row-major
+    codes: str  # base64 of the uint8 codes, row-major, deflated unless codec is "raw"
     lo: list[float]
     hi: list[float]
+    codec: str = "deflate"
 
     def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "codes": self.codes, "lo": self.lo, "hi": self.hi}
+        return {"shape": list(self.shape), "codes": self.codes, "lo": self.lo, "hi": self.hi, "codec": self.codec}
 
 
-def encode_rows(values: np.ndarray) -> EncodedRows:
+def encode_rows(values: np.ndarray, deflate: bool = True) -> EncodedRows:
     """Quantise every row (last axis) of `values` to 256 levels between its min and max."""
     v = np.asarray(values, dtype=np.float32)
     rows = v.reshape(-1, v.shape[-1])
@@ -77,14 +82,16 @@ def encode_rows(values: np.ndarray) -> EncodedRows:
     hi = rows.max(axis=1)
     span = np.where(hi > lo, hi - lo, 1.0)
     codes = np.round((rows - lo[:, None]) / span[:, None] * 255).astype(np.uint8)
-    packed = base64.b64encode(zlib.compress(codes.tobytes(), 6)).decode("ascii")
-    return EncodedRows(tuple(v.shape), packed, _floats(lo), _floats(hi))
+    raw = codes.tobytes()
+    packed = base64.b64encode(zlib.compress(raw, 6) if deflate else raw).decode("ascii")
+    return EncodedRows(tuple(v.shape), packed, _floats(lo), _floats(hi), "deflate" if deflate else "raw")
 
 
 def decode_rows(encoded: dict) -> np.ndarray:
     """The inverse of `encode_rows(...).to_dict()` (as the browser computes it) → float32."""
     shape = tuple(encoded["shape"])
-    codes = np.frombuffer(zlib.decompress(base64.b64decode(encoded["codes"])), dtype=np.uint8)
+    data = base64.b64decode(encoded["codes"])
+    codes = np.frombuffer(data if encoded.get("codec") == "raw" else zlib.decompress(data), dtype=np.uint8)
     rows = codes.reshape(-1, shape[-1]).astype(np.float32)
     lo = np.asarray(encoded["lo"], dtype=np.float32)[:, None]
     hi = np.asarray(encoded["hi"], dtype=np.float32)[:, None]
@@ -106,57 +113,73 @@ def lut_hex(cmap: str = R.MAP_CMAP) -> str:
     return R.colormap_lut(cmap).tobytes().hex()
 
 
-def explorer_meta(a: Analysis) -> dict:
-    """What the explorer needs before any map: geometry, token names, the image and the LUT."""
+def image_pixels(image: np.ndarray) -> dict:
+    """(h, w, 3) uint8 → {"width", "height", "rgb": base64 of the raw bytes}: decoded synchronously."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    return {"width": int(image.shape[1]), "height": int(image.shape[0]),
+            "rgb": base64.b64encode(image.tobytes()).decode("ascii")}
+
+
+def explorer_meta(a: Analysis, first_view: bool = False) -> dict:
+    """What the explorer needs before any map: geometry, token names, the image and the LUT (the
+    image as raw RGB `pixels` for the first view, else a PNG data URL)."""
     info = a.info
     _, h, w = info.input_size
+    picture = {"pixels": image_pixels(a.image)} if first_view else {"image": image_data_url(a.image)}
     return {
         "model": info.name, "grid": list(info.grid), "patch": list(info.patch_size), "input": [h, w],
         "depth": info.depth, "heads": info.num_heads, "tokens": info.num_tokens,
-        "prefix": list(info.prefix_names), "readout": info.readout, "image": image_data_url(a.image),
+        "prefix": list(info.prefix_names), "readout": info.readout, **picture,
         "lut": lut_hex(), "fusions": list(att.FUSIONS), "discards": list(att.discard_steps()),
         "fusion": a.fusion, "discard": a.discard_ratio,
     }
 
 
-def readout_part(a: Analysis) -> dict:
+def readout_part(a: Analysis, first_view: bool = False) -> dict:
     """The readout row of every layer and head over the patches: (L, H, P)."""
     L, H = a.cls_attention.shape[:2]
-    return {"readout": encode_rows(a.cls_attention.reshape(L, H, -1)).to_dict()}
+    return {"readout": encode_rows(a.cls_attention.reshape(L, H, -1), deflate=not first_view).to_dict()}
 
 
-def layer_part(a: Analysis, layer: int) -> dict:
+RAW_CODES_MAX = 2**21  # a first view's layer with more codes (ViT-L/16 at 384: 5.3 M) stays deflated
+
+
+def layer_part(a: Analysis, layer: int, first_view: bool = False) -> dict:
     """Every query token's attention in block `layer`: over the patch keys (H, N, P), each row on
     its own scale, and over the prefix keys (H, N, prefix) separately, so a CLS key holding most
     of a row does not flatten the patch map's 256 levels."""
     rows = np.asarray(a.attention[layer], dtype=np.float32)  # H, N, N
     p0 = a.info.num_prefix_tokens
-    part = {"layer": layer, "patches": encode_rows(rows[..., p0:]).to_dict()}
+    deflate = not first_view or rows.size > RAW_CODES_MAX
+    part = {"layer": layer, "patches": encode_rows(rows[..., p0:], deflate=deflate).to_dict()}
     if p0:
-        part["prefix"] = encode_rows(rows[..., :p0]).to_dict()
+        part["prefix"] = encode_rows(rows[..., :p0], deflate=deflate).to_dict()
     return part
 
 
-def rollout_part(a: Analysis) -> dict:
+def rollout_part(a: Analysis, first_view: bool = False) -> dict:
     """Rollout maps for every fusion × discard ratio (F, D, P) and the per-head rollouts (L, H, P)."""
     gh, gw = a.info.grid
     variants = att.rollout_variants(torch.from_numpy(np.asarray(a.attention)), a.info)  # F, D, N
     maps = att.patch_columns(variants, (gh, gw)).reshape(*variants.shape[:2], -1).numpy()
     L, H = a.head_rollout.shape[:2]
-    return {"rollout": encode_rows(maps).to_dict(), "head_rollout": encode_rows(a.head_rollout.reshape(L, H, -1)).to_dict()}
+    return {"rollout": encode_rows(maps, deflate=not first_view).to_dict(),
+            "head_rollout": encode_rows(a.head_rollout.reshape(L, H, -1), deflate=not first_view).to_dict()}
 
 
-def explorer_part(a: Analysis, name: str) -> dict:
-    """One named part ("meta", "readout", "rollout" or "layer:<l>"), computed once per analysis."""
+def explorer_part(a: Analysis, name: str, first_view: bool = False) -> dict:
+    """One named part ("meta", "readout", "rollout" or "layer:<l>"), computed once per analysis
+    (and once more in the first view's form, `first_view`)."""
+    key = name + (" first view" if first_view else "")
     if name.startswith("layer:"):
         layer = int(name.split(":", 1)[1])
         if not 0 <= layer < a.info.depth:
             raise ValueError(f"layer {layer} is outside 0..{a.info.depth - 1}")
-        return PARTS.get(a, name, lambda: layer_part(a, layer))
+        return PARTS.get(a, key, lambda: layer_part(a, layer, first_view))
     builders = {"meta": explorer_meta, "readout": readout_part, "rollout": rollout_part}
     if name not in builders:
         raise ValueError(f"unknown explorer part {name!r}")
-    return PARTS.get(a, name, lambda: builders[name](a))
+    return PARTS.get(a, key, lambda: builders[name](a, first_view))
 
 
 def first_parts(mode: str, layer: int) -> tuple[str, ...]:
