@@ -68,7 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--init-from", help="run directory of a coarser-grid run (its final.pt)")
     ap.add_argument("--teacher", help="teacher.pt of vitviz.research.fashion.teacher: distil its hard labels (DeiT)")
     ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss on the teacher's labels")
-    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False, help="bf16 autocast (slower on 2 CPU cores here)")
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False, help="bf16 autocast (slower than float32 on the CPU of stages 1-2, faster on one with AVX-512 bf16)")
     return ap.parse_args(argv)
 
 
