@@ -97,3 +97,23 @@ def test_a_distilled_run_learns_from_the_teacher_it_loads(tmp_path):
     run.model.train = lambda mode=True: run.model  # keep eval mode inside train_step
     expected = torch.nn.functional.cross_entropy(run.model(x), taught).item()
     assert loop.train_step(run, x, torch.randint(0, 10, (4,))) == pytest.approx(expected, rel=1e-5)
+
+
+def test_without_erasing_the_batches_are_drawn_as_before_erasing_existed():
+    images = np.random.default_rng(0).integers(0, 256, (16, 28, 28), dtype=np.uint8)
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    plain = data.augment(images, rng_a)
+    np.testing.assert_array_equal(data.augment(images, rng_b, erase=0.0), plain)
+    assert rng_a.random() == rng_b.random()
+
+
+def test_random_erasing_fills_one_rectangle_of_the_stated_size_in_the_chosen_images():
+    images = np.zeros((400, 28, 28), np.uint8)
+    data.random_erase(images, np.random.default_rng(2), prob=0.5)
+    touched = images.reshape(400, -1).any(1)
+    assert 0.4 < touched.mean() < 0.6
+    for im in images[touched]:
+        rows, cols = np.flatnonzero(im.any(1)), np.flatnonzero(im.any(0))
+        box = im[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        assert box.size <= 0.25 * 784 * 1.2  # at most a quarter of the image (rounding of the sides)
+        assert (box > 0).mean() > 0.9  # a filled rectangle (noise is 0 once in 256)

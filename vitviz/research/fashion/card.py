@@ -9,6 +9,8 @@ from . import loop, teacher
 
 AUGMENTATION = ("random shifts of up to 2 px in x and y (zero padding: the background is black) and horizontal "
                 "flips with probability 0.5 (data.augment), fresh for every batch")
+ERASING = ("; random erasing (data.random_erase, arXiv:1708.04896) of a rectangle of 2-25 % of the image, aspect "
+           "0.3-3.3, filled with uniform noise, with probability {p} per image")
 SCHEDULE = "AdamW, linear warm-up then cosine decay to min_lr (loop.lr_at), gradient clipping at norm 1.0"
 
 
@@ -46,6 +48,11 @@ def command_for(args: dict) -> str:
     return " ".join(parts)
 
 
+def augmentation_text(args: dict) -> str:
+    erase = float(args.get("erase") or 0.0)
+    return AUGMENTATION + (ERASING.format(p=erase) if erase else "")
+
+
 def stage_record(run_dir: Path, ckpt: dict) -> dict:
     """What the card says about one stage: recipe, steps done, time, validation curve."""
     args = json.loads((run_dir / "args.json").read_text()) if (run_dir / "args.json").exists() else dict(ckpt["args"])
@@ -63,7 +70,7 @@ def stage_record(run_dir: Path, ckpt: dict) -> dict:
         "images_seen": int(ckpt["step"]) * int(args["batch"]),
         "lr": args["lr"], "min_lr": args["min_lr"], "warmup_steps": args["warmup"], "schedule": SCHEDULE,
         "warm_restarts": warm_restarts(log, int(args["warmup"])),
-        "weight_decay": args["weight_decay"], "label_smoothing": args["label_smoothing"], "augmentation": AUGMENTATION,
+        "weight_decay": args["weight_decay"], "label_smoothing": args["label_smoothing"], "augmentation": augmentation_text(args),
         "drop_path_rate": ckpt["config"].get("drop_path_rate"), "seed": args["seed"],
         "bf16_autocast": bool(args.get("amp")),
         "threads": args.get("threads"), "training_time_s": round(float(ckpt["seconds"]), 1),
@@ -163,10 +170,16 @@ def _stage_lines(i: int, st: dict) -> list[str]:
         f"{done} x batch {st['batch']} ({st['images_seen']:,} images), lr {st['lr']} with {st['warmup_steps']} "
         f"warm-up steps, cosine to {st['min_lr']}{_restart_text(st)}, weight decay {st['weight_decay']}, label smoothing "
         f"{st['label_smoothing']}, drop path {st['drop_path_rate']}, seed {st['seed']}, {st['threads']} CPU "
-        f"thread(s), bf16 autocast {'on' if st['bf16_autocast'] else 'off'}; {st['training_time_s'] / 60:.0f} min "
+        f"thread(s), bf16 autocast {'on' if st['bf16_autocast'] else 'off'}{_erase_text(st)}; "
+        f"{st['training_time_s'] / 60:.0f} min "
         f"of training; last validation accuracy {_pct(st['val_accuracy_last'])}.{_distill_text(st)}",
         "",
     ]
+
+
+def _erase_text(st: dict) -> str:
+    extra = st["augmentation"][len(AUGMENTATION):]
+    return f", and{extra.removeprefix(';')}" if extra else ""
 
 
 def _distill_text(st: dict) -> str:
@@ -255,7 +268,7 @@ def card_markdown(card: dict) -> str:
         "## Training schedule",
         "",
         *[line for i, st in enumerate(stages, 1) for line in _stage_lines(i, st)],
-        f"Every stage: {SCHEDULE}; augmentation: {AUGMENTATION}. Batches are drawn from "
+        f"Every stage: {SCHEDULE}; augmentation: {AUGMENTATION}{' (and random erasing where a stage says so)' if any(_erase_text(st) for st in stages) else ''}. Batches are drawn from "
         "`default_rng([seed, step])`, so a run resumed with `--resume` replays the same data.",
         "",
         SERVED_TEXT,

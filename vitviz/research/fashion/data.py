@@ -62,8 +62,10 @@ def normalise(images: np.ndarray) -> np.ndarray:
     return ((images.astype(np.float32) / 255.0 - MEAN) / STD)[:, None]
 
 
-def augment(images: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.ndarray:
-    """Small random shifts (zero padding, the background is black) and horizontal flips."""
+def augment(images: np.ndarray, rng: np.random.Generator, shift: int = 2, erase: float = 0.0) -> np.ndarray:
+    """Small random shifts (zero padding, the background is black) and horizontal flips; with `erase` > 0,
+    random erasing as well. With erase=0 the generator is drawn exactly as before it existed, so earlier runs
+    replay their data."""
     n = len(images)
     padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
     dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
@@ -72,7 +74,24 @@ def augment(images: np.ndarray, rng: np.random.Generator, shift: int = 2) -> np.
     out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
     flip = rng.random(n) < 0.5
     out[flip] = out[flip, :, ::-1]
+    if erase > 0:
+        random_erase(out, rng, erase)
     return out
+
+
+def random_erase(images: np.ndarray, rng: np.random.Generator, prob: float,
+                 area: tuple[float, float] = (0.02, 0.25), aspect: tuple[float, float] = (0.3, 3.3)) -> None:
+    """Random erasing (Zhong et al., arXiv:1708.04896, algorithm 1), in place: with probability `prob` a
+    rectangle of `area` (share of the image) and `aspect` (height / width, log-uniform) is filled with
+    uniform noise."""
+    n, h, w = images.shape
+    share = rng.uniform(*area, n)
+    ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1]), n))
+    eh = np.clip(np.round(np.sqrt(share * h * w * ratio)), 1, h).astype(int)
+    ew = np.clip(np.round(np.sqrt(share * h * w / ratio)), 1, w).astype(int)
+    top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+    for i in np.flatnonzero(rng.random(n) < prob):
+        images[i, top[i]:top[i] + eh[i], left[i]:left[i] + ew[i]] = rng.integers(0, 256, (eh[i], ew[i]))
 
 
 def stratified_indices(labels: np.ndarray, per_class: int) -> np.ndarray:

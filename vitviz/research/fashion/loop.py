@@ -40,10 +40,11 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
-def batch_at(train: data.Split, seed: int, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_at(train: data.Split, seed: int, step: int, size: int, erase: float = 0.0
+             ) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng([seed, step])
     idx = rng.integers(0, len(train.labels), size)
-    x = data.normalise(data.augment(train.images[idx], rng))
+    x = data.normalise(data.augment(train.images[idx], rng, erase=erase))
     return torch.from_numpy(x), torch.from_numpy(train.labels[idx])
 
 
@@ -68,6 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--init-from", help="run directory of a coarser-grid run (its final.pt)")
     ap.add_argument("--teacher", help="teacher.pt of vitviz.research.fashion.teacher: distil its hard labels (DeiT)")
     ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss on the teacher's labels")
+    ap.add_argument("--erase", type=float, default=0.0, help="random erasing probability per image (data.random_erase)")
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=False, help="bf16 autocast (slower than float32 on the CPU of stages 1-2, faster on one with AVX-512 bf16)")
     return ap.parse_args(argv)
 
@@ -179,7 +181,7 @@ def main(argv=None) -> None:
         run.snapshot()
     last_ckpt, t0 = time.time(), time.time()
     while run.step < args.steps:
-        loss = train_step(run, *batch_at(train, args.seed, run.step, args.batch))
+        loss = train_step(run, *batch_at(train, args.seed, run.step, args.batch, args.erase))
         run.step += 1
         run.seconds += time.time() - t0
         t0 = time.time()
