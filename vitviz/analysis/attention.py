@@ -145,22 +145,26 @@ def discard_steps(step: float = 0.05, top: float = 0.95) -> tuple[float, ...]:
 def rollout_variants(attn: Tensor, info: ModelInfo, fusions=FUSIONS, discards=discard_steps()) -> Tensor:
     """`model_rollout` for every head fusion × discard ratio, (L, H, N, N) → (F, D, N).
 
-    Each fusion is fused and sorted once for all its discard ratios (the discarding itself is
-    `discard_lowest`'s rule), then `readout_rollout` carries the readout row through the layers.
+    Each fusion is fused and ranked once (a stable sort: ties by position, `discard_lowest`'s rule);
+    a ratio keeps the entries ranked at or above its k. All ratios travel through the layers together,
+    one layer's (D, N, N) at a time, so the cost is L batched steps per fusion, not D·L small ones.
     """
     n = attn.shape[-1]
     readout = model_readout(info, n).to(torch.float32)
+    ks = torch.tensor([int(n * n * ratio) for ratio in discards])  # D
     out = torch.empty(len(fusions), len(discards), n)
     for f, fusion in enumerate(fusions):
         fused = fuse_heads(attn.float(), fusion).flatten(1)  # L, N·N
         ranked = fused.clone()
         if info.readout == "cls":
             ranked[:, 0] = float("inf")  # the CLS→CLS entry is never discarded (see discard_lowest)
-        order = torch.sort(ranked, dim=1, stable=True).indices  # one sort serves every ratio
-        for d, ratio in enumerate(discards):
-            kept = fused.clone()
-            kept.scatter_(1, order[:, :int(n * n * ratio)], 0.0)  # the k smallest, ties by position
-            out[f, d] = readout_rollout(kept.view(-1, n, n), readout)
+        order = torch.sort(ranked, dim=1, stable=True).indices
+        rank = torch.empty_like(order).scatter_(1, order, torch.arange(n * n).expand_as(order))  # L, N·N
+        rows = readout.expand(len(discards), n)  # D, N
+        for layer in range(len(fused) - 1, -1, -1):
+            kept = torch.where(rank[layer] >= ks[:, None], fused[layer], 0.0)  # D, N·N
+            rows = readout_residual_rows(kept.view(-1, n, n), rows)
+        out[f] = rows
     return out
 
 

@@ -11,11 +11,13 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 import torch
 
 import vitviz
 from vitviz.core.model import is_embedded
 from vitviz.core.model_cache import ModelCache
+from vitviz.ui.gradio_fixes import save_png_atomically
 from vitviz.views import pictures as V
 from vitviz.views.text import tr
 
@@ -247,7 +249,10 @@ class Page:
         if not isinstance(picture, np.ndarray) or component not in self.pictures:
             return value
         alt = alt_text(self.pictures[component], s.lang, sess)
-        return {**value, "alt_text": alt} if _is_update(value) else gr.update(value=picture, alt_text=alt)
+        # An update is drawn by a fresh gr.Image that gradio builds from the constructor's arguments
+        # (its postprocess, not this instance's): hand it the finished file.
+        saved = save_png_atomically(Image.fromarray(picture), component.GRADIO_CACHE)
+        return {**value, "value": saved, "alt_text": alt} if _is_update(value) else gr.update(value=saved, alt_text=alt)
 
     def follow(self, outputs: Mapping[str, Any], texts: Callable[..., Outputs],
                pictures: Callable[..., Outputs] | None = None, slow: bool = False) -> None:
