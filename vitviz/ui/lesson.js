@@ -1,6 +1,7 @@
-// vitviz lesson: moving between the steps in the browser (buttons, arrow keys, ?step=N), the canvas
-// animations of steps 2, 3 and 7, and the steps' figures, fetched once per value. Runs as a gr.HTML js_on_load
-// script (`element`, `server` and `watch` are given); vitviz/ui/sections/lesson.py renders the steps' HTML.
+// vitviz lesson: moving between the steps in the browser (buttons, arrow keys, ?step=N), the
+// canvas animations of steps 2, 3 and 7, and the steps' figures, fetched once per value. Runs as a
+// gr.HTML js_on_load script (`element`, `server` and `watch` are given); vitviz/ui/sections/lesson.py
+// renders the steps' HTML.
 (() => {
   const W = 900, H = 780, FONT = '"Noto Sans", "DejaVu Sans", "Noto Sans CJK SC", system-ui, sans-serif';
   const reduced = window.matchMedia("(prefers-reduced-motion: reduce)");
