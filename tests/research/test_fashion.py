@@ -117,3 +117,9 @@ def test_random_erasing_fills_one_rectangle_of_the_stated_size_in_the_chosen_ima
         box = im[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
         assert box.size <= 0.25 * 784 * 1.2  # at most a quarter of the image (rounding of the sides)
         assert (box > 0).mean() > 0.9  # a filled rectangle (noise is 0 once in 256)
+
+
+def test_a_stage_with_random_erasing_says_so_with_its_probability_and_others_say_nothing():
+    from vitviz.research.fashion import card
+    assert "random erasing" in card._erase_text({"random_erasing": 0.25}) and "0.25" in card._erase_text({"random_erasing": 0.25})
+    assert card._erase_text({"random_erasing": 0.0}) == "" == card._erase_text({})

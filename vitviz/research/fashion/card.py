@@ -53,6 +53,11 @@ def augmentation_text(args: dict) -> str:
     return AUGMENTATION + (ERASING.format(p=erase) if erase else "")
 
 
+def _erase_text(st: dict) -> str:
+    erase = st.get("random_erasing") or 0.0
+    return f", and{ERASING.format(p=erase).removeprefix(';')}" if erase else ""
+
+
 def stage_record(run_dir: Path, ckpt: dict) -> dict:
     """What the card says about one stage: recipe, steps done, time, validation curve."""
     args = json.loads((run_dir / "args.json").read_text()) if (run_dir / "args.json").exists() else dict(ckpt["args"])
@@ -71,6 +76,7 @@ def stage_record(run_dir: Path, ckpt: dict) -> dict:
         "lr": args["lr"], "min_lr": args["min_lr"], "warmup_steps": args["warmup"], "schedule": SCHEDULE,
         "warm_restarts": warm_restarts(log, int(args["warmup"])),
         "weight_decay": args["weight_decay"], "label_smoothing": args["label_smoothing"], "augmentation": augmentation_text(args),
+        "random_erasing": float(args.get("erase") or 0.0),
         "drop_path_rate": ckpt["config"].get("drop_path_rate"), "seed": args["seed"],
         "bf16_autocast": bool(args.get("amp")),
         "threads": args.get("threads"), "training_time_s": round(float(ckpt["seconds"]), 1),
@@ -177,11 +183,6 @@ def _stage_lines(i: int, st: dict) -> list[str]:
     ]
 
 
-def _erase_text(st: dict) -> str:
-    extra = st["augmentation"][len(AUGMENTATION):]
-    return f", and{extra.removeprefix(';')}" if extra else ""
-
-
 def _distill_text(st: dict) -> str:
     d = st.get("distillation")
     if not d:
@@ -268,7 +269,7 @@ def card_markdown(card: dict) -> str:
         "## Training schedule",
         "",
         *[line for i, st in enumerate(stages, 1) for line in _stage_lines(i, st)],
-        f"Every stage: {SCHEDULE}; augmentation: {AUGMENTATION}{' (and random erasing where a stage says so)' if any(_erase_text(st) for st in stages) else ''}. Batches are drawn from "
+        f"Every stage: {SCHEDULE}; augmentation: {AUGMENTATION}{' (and random erasing where a stage says so)' if any(st.get('random_erasing') for st in stages) else ''}. Batches are drawn from "
         "`default_rng([seed, step])`, so a run resumed with `--resume` replays the same data.",
         "",
         SERVED_TEXT,
