@@ -67,6 +67,15 @@ def test_sections_follow_the_page_in_few_events(demo, trigger):
     assert {"lesson"} in events and {"residual"} in events and len(events) == 3
 
 
+def test_a_new_analysis_shows_its_progress_on_the_status_line_only(demo):
+    """Not on each of its ~20 outputs: every loading status costs the tab gradio's work per component
+    while the explorer waits to draw its first view (benchmarks/RESULTS.md, session 21)."""
+    runs = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "run"]
+    assert len(runs) == 1 and len(runs[0].outputs) > 10
+    assert runs[0].show_progress == "full"
+    assert runs[0].show_progress_on == [demo.vitviz_sections["input"]["status_md"]]
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_section_handlers_name_only_their_own_components(demo, sess, lang):
     s = V.ViewSettings(lang=lang, layer=11, head=2, patch=(3, 4), query="CLS")

@@ -290,7 +290,10 @@ def wire(page: P.Page, c: dict, demo: gr.Blocks, start, examples: list[str]) -> 
     explorers = {f"explorer:{mode}": explorer for mode, explorer in page.explorers.items()}
     page.listen([c["image_in"].change, c["model_dd"].input, c["random_cb"].input], run, dict(outputs, **explorers),
                 extra=(c["image_in"], c["model_dd"], c["random_cb"]), event="progress",
-                api_visibility="private", trigger_mode="always_last")
+                api_visibility="private", trigger_mode="always_last",
+                # the progress bar on the status line only: a loading status on each of the ~20 outputs
+                # costs the tab ~0.1 s of gradio's per-component work before the explorer can draw
+                show_progress_on=[c["status_md"]])
     page.listen([i.select for i in page.patch_images], on_patch_select, outputs, event="select", **P.REDRAW)
     page.listen([e.select for e in page.explorers.values()], on_explore, outputs, event="explore", **P.REDRAW)
     page.listen([page.lang.input], texts, outputs, api_visibility="private", show_progress="hidden")
