@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import html
 import json
-import secrets
-import threading
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +25,7 @@ import gradio as gr
 
 from vitviz.analysis.neuron import AnalysisCache
 from vitviz.ui import page as P
+from vitviz.ui.capabilities import CapabilityStore
 from vitviz.ui.page import Outputs, Session
 from vitviz.views import lesson as LV
 from vitviz.views import pictures as V
@@ -44,34 +42,13 @@ class LessonPage:
     figures: tuple[str, ...]
 
 
-class FigureTokens:
-    """token → the page it was made for (weakly: a page PAGES has dropped is gone). The token only
-    travels inside that tab's own component value, so it is the capability to fetch the figures."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pages: dict[str, weakref.ref] = {}
-
-    def issue(self, page: LessonPage) -> str:
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._pages = {t: r for t, r in self._pages.items() if r() is not None}
-            self._pages[token] = weakref.ref(page)
-        return token
-
-    def lookup(self, token: str) -> LessonPage | None:
-        with self._lock:
-            ref = self._pages.get(str(token))
-        return None if ref is None else ref()
-
-
-TOKENS = FigureTokens()
+TOKENS: CapabilityStore[LessonPage] = CapabilityStore()  # token → the page its figures belong to
 
 
 def lesson_figures(args) -> list[str] | dict:
     """[token] (or the token) → the figures' data URLs of that page, else {"error": "stale"}."""
     token = args[0] if isinstance(args, (list, tuple)) and args else args
-    page = TOKENS.lookup(token) if isinstance(token, str) else None
+    page = TOKENS.lookup(token)
     return list(page.figures) if page is not None else {"error": "stale"}
 
 CSS = """
