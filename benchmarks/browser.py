@@ -20,7 +20,7 @@ lands anywhere in the frame as a person's does (not in step with Playwright's po
 sample notes whether it was shown in the first frame after the input ("first frame": the harness
 keeps a requestAnimationFrame loop that records every frame). A control page whose listeners draw
 nothing is measured the same way first ("floor": what Chromium's frame clock costs by itself).
-`--chromium-arg --disable-frame-rate-limit` runs it all without the 60 Hz frame clock.
+`--chromium-arg=--disable-frame-rate-limit` runs it all without the 60 Hz frame clock.
 
 Measured after `data-all-layers="1"` (every layer's data is in the tab), so nothing is fetched:
 the requests from the first input to the last draw are counted with `page.on("request")` (read at
