@@ -133,6 +133,26 @@ def test_run_analyses_once_and_bumps_the_revision(sess, photo, tmp_path):
     assert set(input_section.run(s, Session(model_key=(MODEL, False)), None, MODEL, True)) == {"status_md"}
 
 
+def test_progress_is_reported_while_a_model_loads_and_not_for_each_image(photo, tmp_path, monkeypatch):
+    """Every progress message costs the tab gradio's status work while the explorer waits; only a
+    model load, which takes seconds, says what it is doing."""
+    from PIL import Image
+
+    from vitviz.core.model_cache import ModelCache
+
+    monkeypatch.setattr(input_section, "MODELS", ModelCache(2))  # nothing loaded yet
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    Image.fromarray(photo).save(paths[0]), Image.fromarray(photo[:, ::-1].copy()).save(paths[1])
+    said = []
+    progress = lambda value, desc=None: said.append(desc)  # noqa: E731
+    first = input_section.run(V.ViewSettings(), Session(tab="t"), str(paths[0]), MODEL, True, progress=progress)
+    assert first["session"].analysis is not None
+    assert said[0].startswith("Loading") and said[-1].startswith("Running") and len(said) == 2
+    said.clear()
+    second = input_section.run(V.ViewSettings(), first["session"], str(paths[1]), MODEL, True, progress=progress)
+    assert second["session"].analysis is not None and said == []
+
+
 def test_a_new_analysis_answers_with_both_explorers_first_view(photo, tmp_path):
     from PIL import Image
 

@@ -208,12 +208,14 @@ def run(s: V.ViewSettings, sess: Session | None, image_path, model_name, random_
     key = MODELS.key(model_name, not random_w)
     if image_path and not RUNS.first(sess.tab, (image_path, key)):
         return {}  # the same image and model as this tab's last run: analysed (or being analysed) already
+    loading = key not in MODELS  # a model load is slow: say what happens, step by step
     new, failed = _load(s, sess, key, progress)
     if failed is not None:
         RUNS.forget(sess.tab)  # trying again may work (a hub download)
         return failed
     if image_path:
-        progress(0.4, desc=tr("running", s.lang))
+        if loading:  # else no message: each costs the tab ~0.1 s of gradio's status work (RESULTS.md)
+            progress(0.4, desc=tr("running", s.lang))
         try:
             a = vitviz.analyze(MODELS.get(*key), image_path, fusion=s.fusion, discard_ratio=s.discard,
                                attention_dtype=P.SESSION_ATTENTION_DTYPE, time_limit=P.REQUEST_TIME_LIMIT_S)
