@@ -25,7 +25,7 @@ def default_model() -> tuple[str, str]:
     names = embedded_models()
     if len(names) < 2:
         return (names or ["vitviz-shapes"])[0], "the embedded model"
-    return offline_default.choose(names, load_model)
+    return offline_default.choose(names, load_model)[:2]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,13 +17,14 @@ def test_the_fashion_models_position_embeddings_are_a_grid_and_the_shapes_models
 
 
 def test_the_offline_default_is_the_model_with_the_clearest_grid_and_says_why():
-    name, why = OD.choose(["vitviz-shapes", "vitviz-fashion"], vitviz.load_model)
+    name, why, values = OD.choose(["vitviz-shapes", "vitviz-fashion"], vitviz.load_model)
     assert name == "vitviz-fashion"
     assert "2D grid" in why and "vitviz-shapes" in why and "radial" in why
+    assert values["best"].name == name and [s.name for s in values["others"]] == ["vitviz-shapes"]
 
 
 def test_the_start_up_choice_uses_the_ranking_only_offline():
-    rank = lambda names: ("vitviz-fashion", "ranked")
+    rank = lambda names: ("vitviz-fashion", "ranked", {})
     offline = vm.choose_default_model(env={}, online=lambda: False, rank_offline=rank)
     assert (offline.name, offline.pretrained) == ("vitviz-fashion", True) and "unreachable" in offline.reason
     assert "ranked" in offline.reason

@@ -18,7 +18,7 @@ MODEL = "vit_tiny_patch16_224"
 @pytest.fixture(scope="module")
 def sess(photo):
     a = vitviz.analyze(MODELS.get(MODEL, False), photo)
-    return Session(analysis=a, model_key=(MODEL, False), source="test")
+    return Session(analysis=a, model_key=(MODEL, False), source={"en": "test"})
 
 
 def patch_centre(a, row, col):

@@ -35,7 +35,7 @@ def demo():
 @pytest.fixture(scope="module")
 def sess(photo):
     return Session(analysis=vitviz.analyze(MODELS.get(MODEL, False), photo), model_key=(MODEL, False),
-                   source="test", image_path=None)
+                   source={"en": "test"}, image_path=None)
 
 
 FOLLOWERS = ("on_revision", "on_language")  # Page.wire_followers: a few sections per event
@@ -239,7 +239,7 @@ def test_the_status_line_says_when_chinese_figures_fall_back_to_english(monkeypa
     from vitviz.views.text import tr
 
     monkeypatch.setattr(mpl, "cjk_family", (lambda: "Noto Sans CJK SC") if font else (lambda: None))
-    sess = Session(model_key=(MODEL, True), source="vitviz-fashion")
+    sess = Session(model_key=(MODEL, True), source={"en": "vitviz-fashion"})
     said = tr("status_no_cjk_font", "zh")
     assert (said in input_section.status_text(sess, "zh")) is not font
     assert tr("status_no_cjk_font", "en") not in input_section.status_text(sess, "en")

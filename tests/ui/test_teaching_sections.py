@@ -18,7 +18,7 @@ def sess(photo, tmp_path_factory):
     path = tmp_path_factory.mktemp("img") / "photo.png"
     Image.fromarray(photo).save(path)
     a = vitviz.analyze(MODELS.get(MODEL, False), str(path))
-    return Session(analysis=a, model_key=(MODEL, False), source="test", image_path=str(path))
+    return Session(analysis=a, model_key=(MODEL, False), source={"en": "test"}, image_path=str(path))
 
 
 def tile_centre(a, layer, head):

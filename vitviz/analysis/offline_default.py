@@ -34,11 +34,13 @@ def position_story(name: str, loaded: LoadedModel) -> PositionStory:
     return PositionStory(name, loc.pattern, loc.neighbour_cos - (other if other is not None else loc.neighbour_cos))
 
 
-def choose(names: list[str], load: Callable[[str], LoadedModel]) -> tuple[str, str]:
-    """(name, why): the model among `names` whose position embeddings form the clearest 2D grid."""
+def choose(names: list[str], load: Callable[[str], LoadedModel]) -> tuple[str, str, dict]:
+    """(name, why, values): the model among `names` whose position embeddings form the clearest 2D
+    grid, the English sentence why, and its numbers (for saying it in other languages)."""
     stories = [position_story(n, load(n)) for n in names]
     best = max(stories, key=lambda s: (s.pattern == "grid", s.gap))
     others = ", ".join(f"{s.name} {s.gap:.2f} ({s.pattern})" for s in stories if s is not best)
     claim = "form the clearest 2D grid" if best.pattern == "grid" else "are the closest to a 2D grid"
-    return best.name, (f"{best.name} is used because its position embeddings {claim} (neighbour minus "
-                       f"same-ring-far cosine {best.gap:.2f}, {best.pattern}; {others})")
+    why = (f"{best.name} is used because its position embeddings {claim} (neighbour minus "
+           f"same-ring-far cosine {best.gap:.2f}, {best.pattern}; {others})")
+    return best.name, why, {"best": best, "others": [s for s in stories if s is not best]}

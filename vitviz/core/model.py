@@ -89,6 +89,7 @@ class LoadedModel:
     class_names: list[str]
     source: str  # one sentence: where the weights came from
     extra: dict = field(default_factory=dict)  # e.g. the embedded model's card
+    origin: tuple[str, dict] = ("", {})  # (kind, values) of `source`, for saying it in other languages
 
     @property
     def name(self) -> str:
@@ -125,12 +126,15 @@ def load_model(
         raise ModelLoadError(f"Could not build {name}: {_first_line(exc)}") from None
     if checkpoint is not None:
         _load_checkpoint(model, checkpoint, name)
+        origin = ("checkpoint", {"name": name, "file": Path(checkpoint).name})
         source = f"{name} with weights from the local checkpoint {Path(checkpoint).name}."
     elif want_hub:
-        source = f"{name} with pretrained weights ({model.pretrained_cfg.get('tag') or 'default'}) from timm's hub cache."
+        origin = ("hub", {"name": name, "tag": model.pretrained_cfg.get("tag") or "default"})
+        source = f"{name} with pretrained weights ({origin[1]['tag']}) from timm's hub cache."
     else:
+        origin = ("random", {"name": name})
         source = f"{name} with random weights (no pretrained weights requested): attention is not meaningful."
-    return _wrap(model, name, source, class_names=_class_names(model))
+    return _wrap(model, name, source, class_names=_class_names(model), origin=origin)
 
 
 def _check_supported_name(name: str) -> None:
@@ -248,10 +252,12 @@ def _load_embedded(name: str, checkpoint: str | os.PathLike | None) -> LoadedMod
     data = card.get("data_summary", "generated shapes")
     source = (f"{name}: the small ViT this project trained itself on {data} "
               f"({', '.join(card['class_names'])}); it works offline.")
-    return _wrap(model, name, source, class_names=list(card["class_names"]), extra={"card": card})
+    origin = ("embedded", {"name": name, "data": data, "classes": ", ".join(card["class_names"])})
+    return _wrap(model, name, source, class_names=list(card["class_names"]), extra={"card": card}, origin=origin)
 
 
-def _wrap(model: torch.nn.Module, name: str, source: str, class_names: list[str], extra: dict | None = None) -> LoadedModel:
+def _wrap(model: torch.nn.Module, name: str, source: str, class_names: list[str], extra: dict | None = None,
+          origin: tuple[str, dict] = ("", {})) -> LoadedModel:
     if not isinstance(model, VisionTransformer):
         raise ModelLoadError(f"'{name}' is a {type(model).__name__}: {SUPPORTED_TEXT}.")
     if model.attn_pool is not None or model.global_pool not in READOUTS:
@@ -270,7 +276,8 @@ def _wrap(model: torch.nn.Module, name: str, source: str, class_names: list[str]
         data_config["input_size"] = (3, *model.patch_embed.img_size)
     transform = create_transform(**data_config, is_training=False)
     return LoadedModel(model=model, info=model_info(model, name, data_config), transform=transform,
-                       data_config=data_config, class_names=class_names, source=source, extra=extra or {})
+                       data_config=data_config, class_names=class_names, source=source, extra=extra or {},
+                       origin=origin)
 
 
 def use_explicit_attention(model: VisionTransformer) -> None:
@@ -330,6 +337,7 @@ class DefaultModel:
     name: str
     pretrained: bool
     reason: str
+    why: tuple[str, dict] = ("", {})  # (kind, values) of `reason`, for saying it in other languages
 
 
 def hub_reachable(timeout: float = 1.5) -> bool:
@@ -366,24 +374,25 @@ def pretrained_weights_cached(name: str) -> bool:
 
 
 def choose_default_model(env: dict | None = None, online: Callable[[], bool] = hub_reachable,
-                         rank_offline: Callable[[list[str]], tuple[str, str]] | None = None) -> DefaultModel:
+                         rank_offline: Callable[[list[str]], tuple[str, str, dict]] | None = None) -> DefaultModel:
     """The start-up model: VITVIZ_MODEL if set; a real pretrained ViT if its weights are cached or the
-    hub is reachable; otherwise an embedded model (offline: `rank_offline(names)` → (name, why) picks
-    among several, else the first); random weights as the last resort."""
+    hub is reachable; otherwise an embedded model (offline: `rank_offline(names)` → (name, why, its
+    values) picks among several, else the first); random weights as the last resort."""
     env = os.environ if env is None else env
     name = env.get("VITVIZ_MODEL", "").strip()
     if name:
         random = env.get("VITVIZ_RANDOM_WEIGHTS", "").strip().lower() in ("1", "true", "yes")
-        return DefaultModel(name, is_embedded(name) or not random, "chosen by the VITVIZ_MODEL setting")
+        return DefaultModel(name, is_embedded(name) or not random, "chosen by the VITVIZ_MODEL setting", ("env", {}))
     if pretrained_weights_cached(DEFAULT_PRETRAINED):
-        return DefaultModel(DEFAULT_PRETRAINED, True, "its pretrained weights are in the local cache")
+        return DefaultModel(DEFAULT_PRETRAINED, True, "its pretrained weights are in the local cache", ("cached", {}))
     if online():
-        return DefaultModel(DEFAULT_PRETRAINED, True, "the model hub is reachable")
+        return DefaultModel(DEFAULT_PRETRAINED, True, "the model hub is reachable", ("online", {}))
     names = embedded_models()
     if rank_offline is not None and len(names) > 1:
-        name, why = rank_offline(names)
-        return DefaultModel(name, True, f"the model hub is unreachable, so a built-in model is used: {why}")
+        name, why, values = rank_offline(names)
+        return DefaultModel(name, True, f"the model hub is unreachable, so a built-in model is used: {why}",
+                            ("offline_ranked", values))
     if names:
-        return DefaultModel(names[0], True, "the model hub is unreachable, so the built-in model is used")
+        return DefaultModel(names[0], True, "the model hub is unreachable, so the built-in model is used", ("offline", {}))
     return DefaultModel("vit_tiny_patch16_224", False,
-                        "the model hub is unreachable and the built-in model is missing: random weights")
+                        "the model hub is unreachable and the built-in model is missing: random weights", ("missing", {}))

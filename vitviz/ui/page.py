@@ -40,7 +40,7 @@ class Session:
 
     analysis: vitviz.Analysis | None = None
     model_key: tuple[str, bool] | None = None
-    source: str = ""
+    source: Mapping[str, str] = dataclasses.field(default_factory=dict)  # {lang: where the weights came from}
     image_path: str | None = None
     tab: str = ""  # gradio's session hash of the tab (set by Page.listen on every event)
 

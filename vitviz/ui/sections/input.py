@@ -22,6 +22,7 @@ from vitviz.ui import page as P
 from vitviz.ui.gradio_fixes import hand_over_upload_untouched
 from vitviz.ui.page import MODELS, Outputs, Session
 from vitviz.views import pictures as V
+from vitviz.views.provenance import source_sentences
 from vitviz.views.text import LANG_CHOICES, tr
 
 EXAMPLES_DIR = EXAMPLES
@@ -104,7 +105,7 @@ def build(page: P.Page, start, examples: list[str]) -> dict:
 def status_text(sess: Session, lang: str) -> str:
     if sess.model_key is None:
         return tr("status_image", lang)
-    text = tr("status", lang, source=sess.source)
+    text = tr("status", lang, source=sess.source.get(lang) or sess.source.get("en", ""))
     a = sess.analysis
     if a is not None:
         _, h, w = a.info.input_size
@@ -168,7 +169,7 @@ def _load(s: V.ViewSettings, sess: Session, key: tuple[str, bool], progress) -> 
             return sess, {"model_dd": prev_name, "random_cb": not prev_pretrained and not is_embedded(prev_name),
                           "status_md": status_text(sess, s.lang)}
         if key != sess.model_key:
-            return Session(model_key=key, source=loaded.source, image_path=sess.image_path, tab=sess.tab), None
+            return Session(model_key=key, source=source_sentences(loaded), image_path=sess.image_path, tab=sess.tab), None
     return dataclasses.replace(sess), None
 
 
@@ -255,10 +256,10 @@ def on_load(s: V.ViewSettings, sess: Session | None, model_name, random_w, start
     out: Outputs = {}
     try:
         loaded = MODELS.get(model_name, not random_w)
-        sess = Session(model_key=MODELS.key(model_name, not random_w), source=loaded.source)
+        sess = Session(model_key=MODELS.key(model_name, not random_w), source=source_sentences(loaded))
         if start is not None and (model_name, bool(random_w)) == (start.name, not start.pretrained):
             # the start-up model says why it was chosen for as long as it stays loaded
-            sess = dataclasses.replace(sess, source=f"{loaded.source} ({start.reason}.)")
+            sess = dataclasses.replace(sess, source=source_sentences(loaded, start))
         out.update(texts(s, sess), session=sess, revision=P.revision("texts"), status_md=status_text(sess, s.lang))
     except ModelLoadError as exc:
         out["status_md"] = str(exc)
