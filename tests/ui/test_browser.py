@@ -129,9 +129,17 @@ def ready(page, explorer: str) -> bool:
     return page.evaluate(f"() => !!document.querySelector('{explorer} .vvx') && {owner(explorer)}.dataset.allLayers === '1'")
 
 
+def lesson_figures_shown(page) -> bool:
+    return page.evaluate("""() => { const root = document.querySelector('#vv-lesson-html .vvl'),
+                                      shown = document.querySelector('#vv-lesson-html [data-figures-shown]');
+        return !!root && !!root.dataset.figures && !!shown && shown.dataset.figuresShown === root.dataset.figures; }""")
+
+
 def wait_explorers(page, timeout: float = 90.0) -> None:
-    """Both explorers have drawn and hold every layer's data (nothing more to fetch)."""
-    wait_for(lambda: ready(page, EXPLORER) and ready(page, ROLLOUT), timeout, "the explorers' data")
+    """Both explorers have drawn and hold every layer's data, and the lesson shows the analysis'
+    figures (nothing more to fetch)."""
+    wait_for(lambda: ready(page, EXPLORER) and ready(page, ROLLOUT) and lesson_figures_shown(page), timeout,
+             "the explorers' data and the lesson's figures")
 
 
 def open_app(browser, server, width: int = 1280, height: int = 800):

@@ -66,5 +66,5 @@ def test_with_a_new_analysis_the_value_brings_the_first_views_parts(tiny_analysi
     fetched = E.explorer_data([att["token"], "layer:2"])  # what a fetch would bring, in its deflated form
     np.testing.assert_array_equal(X.decode_rows(att["inline"]["layer:2"]["patches"]), X.decode_rows(fetched["patches"]))
     roll = E.value("rollout", ViewSettings(), "tab-a", tiny_analysis, inline=True)
-    assert sorted(roll["inline"]) == ["meta", "rollout"] and roll["token"] == att["token"]
+    assert sorted(roll["inline"]) == ["meta", "rollout:own"] and roll["token"] == att["token"]
     assert "inline" not in E.value("attention", ViewSettings(), "tab-a", tiny_analysis)  # later values stay small

@@ -161,7 +161,7 @@ def test_a_new_analysis_answers_with_both_explorers_first_view(photo, tmp_path):
     out = input_section.run(V.ViewSettings(), Session(tab="tab-run"), str(path), MODEL, True)
     att, roll = out["explorer:attention"], out["explorer:rollout"]
     assert att["token"] and att["token"] == roll["token"]
-    assert {"meta", "readout"} <= set(att["inline"]) and {"meta", "rollout"} == set(roll["inline"])
+    assert {"meta", "readout"} <= set(att["inline"]) and {"meta", "rollout:own"} == set(roll["inline"])
     assert out["session"].tab == "tab-run"
 
 

@@ -61,6 +61,25 @@ def test_the_rollout_part_holds_all_sixty_fusion_and_discard_settings(tiny_analy
             assert_close_per_row(maps[f, d], a.rollout_map(fusion, att.discard_steps()[d]).ravel())
 
 
+
+def test_the_first_views_rollout_is_the_analysis_own_map_as_the_whole_part_holds_it(photo):
+    model = vitviz.load_model("vit_tiny_patch16_224", pretrained=False, depth=2)
+    a = vitviz.analyze(model, photo, fusion="max", discard_ratio=0.35)
+    own, whole = X.explorer_part(a, "rollout:own", first_view=True), X.explorer_part(a, "rollout")
+    assert own["fusions"] == ["max"] and own["steps"] == [7] and own["rollout"]["codec"] == "raw"
+    assert whole["fusions"] == list(att.FUSIONS) and whole["steps"] == list(range(20))
+    assert_close_per_row(X.decode_rows(own["rollout"])[0, 0], a.rollout.ravel())
+    assert_close_per_row(X.decode_rows(whole["rollout"])[1, 7], a.rollout.ravel())
+
+
+def test_an_analysis_between_two_discard_steps_brings_the_nearest_steps_map(photo):
+    model = vitviz.load_model("vit_tiny_patch16_224", pretrained=False, depth=2)
+    a = vitviz.analyze(model, photo, discard_ratio=0.33)
+    own = X.explorer_part(a, "rollout:own")
+    assert own["steps"] == [7]
+    assert_close_per_row(X.decode_rows(own["rollout"])[0, 0], a.rollout_map("mean", 0.35).ravel())
+
+
 def test_register_tokens_travel_apart_from_the_patch_keys(photo):
     model = vitviz.load_model("vit_tiny_patch16_224", pretrained=False, depth=2, reg_tokens=4)
     a = vitviz.analyze(model, photo)
@@ -92,7 +111,7 @@ def _json_mb(part: dict) -> float:
 @pytest.mark.slow
 def test_the_first_payload_of_vit_b16_is_at_most_3_mb(photo):
     a = vitviz.analyze(vitviz.load_model("vit_base_patch16_224", pretrained=False), photo)
-    first = sum(_json_mb(X.explorer_part(a, name, first_view=True)) for name in ("meta", "readout", "rollout", "layer:0"))
+    first = sum(_json_mb(X.explorer_part(a, name, first_view=True)) for name in ("meta", "readout", "rollout:own", "layer:0"))
     assert first <= 3.0  # in the form that travels with the analysis (not deflated)
 
 

@@ -1,4 +1,4 @@
-"""Attention maths on captured probabilities: pure torch, no UI.
+"""Attention maths on captured probabilities: pure torch (numpy where it is faster), no UI.
 
 Shapes: L layers, H heads, N tokens (prefix tokens first, then P = gh·gw patches).
 The "readout" is the token mixture the classifier reads: token 0 (CLS) for class-token
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -145,27 +146,40 @@ def discard_steps(step: float = 0.05, top: float = 0.95) -> tuple[float, ...]:
 def rollout_variants(attn: Tensor, info: ModelInfo, fusions=FUSIONS, discards=discard_steps()) -> Tensor:
     """`model_rollout` for every head fusion × discard ratio, (L, H, N, N) → (F, D, N).
 
-    Each fusion is fused and ranked once (a stable sort: ties by position, `discard_lowest`'s rule);
-    a ratio keeps the entries ranked at or above its k. All ratios travel through the layers together,
-    one layer's (D, N, N) at a time, so the cost is L batched steps per fusion, not D·L small ones.
+    Each fused layer is sorted once; a ratio keeps the entries ranked at or above its k (ties by
+    position, `discard_lowest`'s rule). All ratios travel through the layers together, one
+    layer's (D, N, N) at a time. In numpy: its single-threaded element-wise passes over these
+    (D, N²) arrays are 2-6× faster than torch's on 2 cores (benchmarks/RESULTS.md, session 22).
     """
     n = attn.shape[-1]
-    readout = model_readout(info, n).to(torch.float32)
-    ks = torch.tensor([int(n * n * ratio) for ratio in discards])  # D
-    out = torch.empty(len(fusions), len(discards), n)
+    readout = model_readout(info, n).numpy().astype(np.float32)
+    ks = np.array([int(n * n * ratio) for ratio in discards])  # D
+    heads = attn.float().numpy()
+    out = np.empty((len(fusions), len(discards), n), np.float32)
     for f, fusion in enumerate(fusions):
-        fused = fuse_heads(attn.float(), fusion).flatten(1)  # L, N·N
-        ranked = fused.clone()
+        fused = fuse_heads(torch.from_numpy(heads), fusion).numpy().reshape(len(heads), n * n)  # L, N·N
+        ranked = fused.copy()
         if info.readout == "cls":
-            ranked[:, 0] = float("inf")  # the CLS→CLS entry is never discarded (see discard_lowest)
-        order = torch.sort(ranked, dim=1, stable=True).indices
-        rank = torch.empty_like(order).scatter_(1, order, torch.arange(n * n).expand_as(order))  # L, N·N
-        rows = readout.expand(len(discards), n)  # D, N
+            ranked[:, 0] = np.inf  # the CLS→CLS entry is never discarded (see discard_lowest)
+        rows = np.broadcast_to(readout, (len(ks), n))  # D, N
         for layer in range(len(fused) - 1, -1, -1):
-            kept = torch.where(rank[layer] >= ks[:, None], fused[layer], 0.0)  # D, N·N
-            rows = readout_residual_rows(kept.view(-1, n, n), rows)
+            kept = np.where(kept_by_rank(ranked[layer], ks), fused[layer], np.float32(0)).reshape(-1, n, n)
+            coef = rows / ((kept.sum(-1) + 1) / 2)  # readout_residual_rows, in numpy
+            rows = 0.5 * (np.matmul(coef[:, None], kept)[:, 0] + coef)
         out[f] = rows
-    return out
+    return torch.from_numpy(out)
+
+
+def kept_by_rank(ranked: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """(M,) values, (D,) counts → (D, M) bool: False for the ks[d] smallest values, ties broken by
+    position (as a stable sort ranks them), True for the rest."""
+    ordered = np.sort(ranked)
+    threshold = ordered[np.minimum(ks, ranked.size - 1)]  # the value ranked k-th, D
+    kept = ranked >= threshold[:, None]
+    below = np.searchsorted(ordered, threshold, "left")  # how many are smaller than it
+    for d in np.flatnonzero(ks > below):  # some values equal to it rank below k: the first by position
+        kept[d, np.flatnonzero(ranked == threshold[d])[: ks[d] - below[d]]] = False
+    return kept
 
 
 def rollout_prefixes(fused: Tensor) -> Tensor:

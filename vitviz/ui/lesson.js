@@ -220,6 +220,7 @@
         const url = figs.urls[+img.dataset.fig];
         if (url && img.getAttribute("src") !== url) img.src = url;
       });
+      element.dataset.figuresShown = token;  // (the browser tests wait for it)
     });
   }
   function refresh() {

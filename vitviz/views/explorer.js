@@ -78,6 +78,18 @@
     pending.set(l, p);
     return p;
   }
+  async function rolloutRows(p) {
+    return { fusions: p.fusions, steps: p.steps, rollout: await rows(p.rollout), head: await rows(p.head_rollout) };
+  }
+  function ensureRollout() {  // every fusion and discard step (the first view brings the analysis' own map)
+    const data = st.data, token = st.token, m = data.meta, R = data.rollout;
+    if (R.fusions.length * R.steps.length === m.fusions.length * m.discards.length) { element.dataset.allLayers = "1"; return; }
+    if (data.allRollouts) return;
+    data.allRollouts = fetchPart("rollout").then(rolloutRows).then((all) => {
+      if (token !== st.token) return;
+      data.rollout = all; element.dataset.allLayers = "1"; draw("rollouts-loaded");  // every layer is in this part
+    }).catch(() => { data.allRollouts = null; });  // the next fusion or discard change asks again
+  }
   async function prefetch(token) {  // every layer when they fit the cache, else the neighbours
     const m = st.data.meta, all = layerBytes() * m.depth <= CACHE_BYTES;
     const order = all ? [...Array(m.depth).keys()] : [st.sel.layer - 1, st.sel.layer + 1];
@@ -119,8 +131,9 @@
       const R = st.data.rollout;
       if (!R) return { values: null, loading: true };
       if (st.tile) return { values: row(R.head, st.tile[0] * m.heads + st.tile[1], out) };
-      const f = m.fusions.indexOf(st.sel.fusion), d = Math.round(st.sel.discard / 0.05);
-      return { values: row(R.rollout, Math.max(0, f) * m.discards.length + d, out) };
+      const f = R.fusions.indexOf(st.sel.fusion), d = R.steps.indexOf(Math.round(st.sel.discard / 0.05));
+      if (f < 0 || d < 0) return { values: null, loading: true };  // the other maps follow the first view
+      return { values: row(R.rollout, f * R.steps.length + d, out) };
     }
     const L = st.layers.get(st.sel.layer), t = queryToken(), head = st.sel.headMode;
     if (!L) {
@@ -395,10 +408,12 @@
       setLayer(cell[0], "tile"); sync(false);
     });
     if (mode === "rollout") {
-      $(".vvx-fusion").addEventListener("input", (ev) => { st.sel.fusion = ev.target.value; st.tile = null; draw("fusion"); sync(false); });
+      $(".vvx-fusion").addEventListener("input", (ev) => {
+        st.sel.fusion = ev.target.value; st.tile = null; draw("fusion"); sync(false); ensureRollout();
+      });
       $(".vvx-discard").addEventListener("input", (ev) => {
         st.sel.discard = st.data.meta.discards[+ev.target.value]; st.tile = null;
-        $(".vvx-discard-out").textContent = st.sel.discard.toFixed(2); draw("discard"); sync(false);
+        $(".vvx-discard-out").textContent = st.sel.discard.toFixed(2); draw("discard"); sync(false); ensureRollout();
       });
       $(".vvx-full").addEventListener("click", () => { st.tile = null; $(".vvx-full").hidden = true; draw("tile"); });
       return;
@@ -446,8 +461,8 @@
     // requested together, not meta first (one round trip instead of two).
     const data = st.data;  // this analysis' (a stale answer lands in its own)
     const meta = fetchPart("meta").then((m) => { data.meta = m; return picture(m); });
-    const first = v.mode === "rollout"
-      ? fetchPart("rollout").then(async (p) => { data.rollout = { rollout: await rows(p.rollout), head: await rows(p.head_rollout) }; })
+    const first = v.mode === "rollout"  // a new analysis brings its own map only ("rollout:own"), the rest follow
+      ? fetchPart(st.inline["rollout:own"] ? "rollout:own" : "rollout").then(async (p) => { data.rollout = await rolloutRows(p); })
       : Promise.all([fetchPart("readout").then(async (p) => { data.readout = await rows(p.readout); }),
                      ensureLayer(st.sel.layer)]);
     try {
@@ -456,8 +471,7 @@
       st.img = img;
       build();
       element.dataset.ready = "1";
-      if (v.mode === "attention") prefetch(token);
-      else element.dataset.allLayers = "1";  // the rollout part holds every layer's data
+      if (v.mode === "attention") prefetch(token); else ensureRollout();
     } catch (e) {
       if (token === st.token) element.replaceChildren(Object.assign(document.createElement("p"), { className: "vvx-empty", textContent: T("failed") }));
     }

@@ -14,7 +14,8 @@ Parts, each one JSON-serialisable dict:
 - `explorer_meta`: geometry, token names, the image, the colour map's LUT;
 - `readout_part`: the readout row of every layer and head (the overview; the "CLS" query);
 - `layer_part(layer)`: every query's attention in one layer (the hover view), sent per layer;
-- `rollout_part`: the rollout for 3 fusions × 20 discard ratios, and the per-head rollouts.
+- `rollout_part`: the rollout for 3 fusions × 20 discard ratios, and the per-head rollouts
+  (`own_rollout_part`: the analysis' own fusion and ratio only, for the first view).
 """
 from __future__ import annotations
 
@@ -159,33 +160,49 @@ def layer_part(a: Analysis, layer: int, first_view: bool = False) -> dict:
 
 
 def rollout_part(a: Analysis, first_view: bool = False) -> dict:
-    """Rollout maps for every fusion × discard ratio (F, D, P) and the per-head rollouts (L, H, P)."""
+    """Rollout maps for every fusion × discard step (F, D, P) and the per-head rollouts (L, H, P);
+    `fusions` and `steps` (discard ratio / 0.05) name the maps' axes."""
     gh, gw = a.info.grid
     variants = att.rollout_variants(torch.from_numpy(np.asarray(a.attention)), a.info)  # F, D, N
     maps = att.patch_columns(variants, (gh, gw)).reshape(*variants.shape[:2], -1).numpy()
+    return _rollout_rows(a, list(att.FUSIONS), list(range(len(att.discard_steps()))), maps, first_view)
+
+
+def own_rollout_part(a: Analysis, first_view: bool = True) -> dict:
+    """`rollout_part` for the analysis' own fusion and discard ratio only, (1, 1, P): the map the
+    analysis computed already, so the first view waits for no other."""
+    steps = att.discard_steps()
+    step = min(range(len(steps)), key=lambda d: abs(steps[d] - a.discard_ratio))
+    own = a.rollout if steps[step] == a.discard_ratio else a.rollout_map(a.fusion, steps[step])
+    return _rollout_rows(a, [a.fusion], [step], own.reshape(1, 1, -1), first_view)
+
+
+def _rollout_rows(a: Analysis, fusions: list[str], steps: list[int], maps: np.ndarray, first_view: bool) -> dict:
     L, H = a.head_rollout.shape[:2]
-    return {"rollout": encode_rows(maps, deflate=not first_view).to_dict(),
+    return {"fusions": fusions, "steps": steps, "rollout": encode_rows(maps, deflate=not first_view).to_dict(),
             "head_rollout": encode_rows(a.head_rollout.reshape(L, H, -1), deflate=not first_view).to_dict()}
 
 
 def explorer_part(a: Analysis, name: str, first_view: bool = False) -> dict:
-    """One named part ("meta", "readout", "rollout" or "layer:<l>"), computed once per analysis
-    (and once more in the first view's form, `first_view`)."""
+    """One named part ("meta", "readout", "rollout", "rollout:own" or "layer:<l>"), computed
+    once per analysis (and once more in the first view's form, `first_view`)."""
     key = name + (" first view" if first_view else "")
     if name.startswith("layer:"):
         layer = int(name.split(":", 1)[1])
         if not 0 <= layer < a.info.depth:
             raise ValueError(f"layer {layer} is outside 0..{a.info.depth - 1}")
         return PARTS.get(a, key, lambda: layer_part(a, layer, first_view))
-    builders = {"meta": explorer_meta, "readout": readout_part, "rollout": rollout_part}
+    builders = {"meta": explorer_meta, "readout": readout_part, "rollout": rollout_part, "rollout:own": own_rollout_part}
     if name not in builders:
         raise ValueError(f"unknown explorer part {name!r}")
     return PARTS.get(a, key, lambda: builders[name](a, first_view))
 
 
 def first_parts(mode: str, layer: int) -> tuple[str, ...]:
-    """The parts an explorer needs before it can draw its first view (the rest follow lazily)."""
-    return ("meta", "rollout") if mode == "rollout" else ("meta", "readout", f"layer:{layer}")
+    """The parts an explorer needs before it can draw its first view (the rest follow lazily): for
+    the rollout explorer, the analysis' own map; the other 59 take the first view 0.05-0.2 s to
+    compute on 2 cores for ViT-B/16 (benchmarks/RESULTS.md, session 22)."""
+    return ("meta", "rollout:own") if mode == "rollout" else ("meta", "readout", f"layer:{layer}")
 
 
 TEXT_KEYS = ("layer", "head", "query", "query_patch", "all_mean", "all_max", "head_n", "opacity", "fusion",
