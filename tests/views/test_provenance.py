@@ -36,15 +36,15 @@ def test_an_embedded_model_says_its_data_and_classes_in_chinese(name, data):
 @pytest.mark.parametrize("kind", sorted(set(REASON_ZH) - {"offline_ranked"}))
 def test_every_start_up_reason_is_said_in_chinese(tiny, kind):
     said = source_sentences(tiny, DefaultModel(tiny.name, False, "an English reason", (kind, {})))
-    assert said["en"].endswith("(an English reason.)")
-    assert said["zh"].endswith(f"（{REASON_ZH[kind]}。）")
+    assert said["en"].endswith(" Why this model: an English reason.")
+    assert said["zh"].endswith(f"选用原因：{REASON_ZH[kind]}。")
 
 
 def test_the_offline_ranking_gives_its_numbers_in_chinese(tiny):
     values = {"best": PositionStory("vitviz-fashion", "grid", 0.812),
               "others": [PositionStory("vitviz-shapes", "radial", 0.0321)]}
     zh = source_sentences(tiny, DefaultModel("vitviz-fashion", True, "ranked", ("offline_ranked", values)))["zh"]
-    assert "选用 vitviz-fashion" in zh and "二维网格" in zh and "0.81，网格" in zh and "vitviz-shapes 0.03（同心方环）" in zh
+    assert "选用 vitviz-fashion" in zh and "二维网格" in zh and "余弦之差 0.81；vitviz-shapes 为 0.03，同心方环）" in zh
 
 
 def test_a_source_without_a_translation_stays_english(tiny):
@@ -52,4 +52,4 @@ def test_a_source_without_a_translation_stays_english(tiny):
     plain = dataclasses.replace(tiny, origin=("", {}))
     assert source_sentences(plain) == {"en": tiny.source}
     unknown = DefaultModel(tiny.name, False, "why", ("", {}))
-    assert source_sentences(tiny, unknown) == {"en": tiny.source + " (why.)"}
+    assert source_sentences(tiny, unknown) == {"en": tiny.source + " Why this model: why."}

@@ -39,8 +39,8 @@ def choose(names: list[str], load: Callable[[str], LoadedModel]) -> tuple[str, s
     grid, the English sentence why, and its numbers (for saying it in other languages)."""
     stories = [position_story(n, load(n)) for n in names]
     best = max(stories, key=lambda s: (s.pattern == "grid", s.gap))
-    others = ", ".join(f"{s.name} {s.gap:.2f} ({s.pattern})" for s in stories if s is not best)
+    others = "; ".join(f"{s.name}: {s.gap:.2f}, {s.pattern}" for s in stories if s is not best)
     claim = "form the clearest 2D grid" if best.pattern == "grid" else "are the closest to a 2D grid"
-    why = (f"{best.name} is used because its position embeddings {claim} (neighbour minus "
-           f"same-ring-far cosine {best.gap:.2f}, {best.pattern}; {others})")
+    why = (f"{best.name}, because its position embeddings {claim} (neighbour minus same-ring-far "
+           f"cosine {best.gap:.2f}; {others})")
     return best.name, why, {"best": best, "others": [s for s in stories if s is not best]}

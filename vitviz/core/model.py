@@ -390,7 +390,7 @@ def choose_default_model(env: dict | None = None, online: Callable[[], bool] = h
     names = embedded_models()
     if rank_offline is not None and len(names) > 1:
         name, why, values = rank_offline(names)
-        return DefaultModel(name, True, f"the model hub is unreachable, so a built-in model is used: {why}",
+        return DefaultModel(name, True, f"the model hub is unreachable, so a built-in model is used, {why}",
                             ("offline_ranked", values))
     if names:
         return DefaultModel(names[0], True, "the model hub is unreachable, so the built-in model is used", ("offline", {}))
