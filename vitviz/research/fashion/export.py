@@ -86,41 +86,9 @@ DISTILLED_NOTES = (
 )
 
 
-TAUGHT_NOTES = (
-    "Two stages: a 7x7 grid (patch 4 px, 50 tokens) learns the task cheaply, then the 14x14 grid (patch 2 px, "
-    "197 tokens: the grid of the app's 224-px, 16-px-patch ViTs) continues from it, with the patch kernel summed "
-    "over the finer blocks and the position embeddings interpolated in 2D (ViT paper, section 3.2; timm's "
-    "resample_abs_pos_embed). Both stages learned from a small CNN teacher from their first step (DeiT's hard "
-    "distillation through the class token, arXiv:2012.12877: half the loss on the teacher's labels of each "
-    "augmented batch, half on the true labels; teacher.py, trained on the same 55,000 images, validation {t_val}; "
-    "the teacher is a training aid, not shipped, and the model stays a plain ViT with one class token), and with "
-    "random erasing (probability {erase}) beside the small shifts. Stage 1: {s1_steps:,} steps of {s1_batch}, "
-    "{s1_min:.0f} min, validation {s1_val}, test {s1_test} on its own 7x7 grid; it ran over three sessions and "
-    "was resumed from the compact copy kept in training/fashion7_kd (weights without AdamW's moments, which "
-    "restarted at the saved step). Stage 2: {s2_steps:,} steps of {s2_batch}, {s2_min:.0f} min ({s2_rate:.2f} s "
-    "per step), last validation {s2_val}. bf16 autocast (loop.py --amp) in both. What was tried before, in this "
-    "card's earlier versions (training/README.md): the same two stages without teacher or erasing reached test "
-    "0.904 (stage 1 6,000 steps, stage 2 14,000 with a warm restart), and distilling that converged model in a "
-    "third stage only 0.906; with the teacher from the first step and twice stage 1's steps: {test}. "
-    "Validation accuracy was only watched (no early stopping, no checkpoint picked by it); the test split was "
-    "used by nothing but the exports' measurements. The served 224-px model is not trained again: it is the "
-    "28-px model with its patch kernel spread exactly over the enlarged RGB input, so its numbers are the 28-px "
-    "model's."
-)
-
-def _notes(stages: list[dict], s1: dict | None, test: float | None = None) -> str:
-    """NOTES with the card's numbers, and a sentence on a distilled last stage (TAUGHT_NOTES when
-    stage 1 learned from the teacher too)."""
+def _notes(stages: list[dict], s1: dict | None) -> str:
+    """NOTES with the card's numbers, and a sentence on a distilled last stage."""
     s2 = stages[1] if len(stages) > 1 else stages[-1]
-    if s1 and stages[0].get("distillation") and len(stages) == 2:
-        first = stages[0]
-        return TAUGHT_NOTES.format(
-            t_val=fcard._pct(first["distillation"]["teacher_val_accuracy"]), erase=first["random_erasing"],
-            s1_steps=first["steps"], s1_batch=first["batch"], s1_min=first["training_time_s"] / 60,
-            s1_val=fcard._pct(first["val_accuracy_last"]), s1_test=fcard._pct(s1["accuracy"]),
-            s2_steps=s2["steps"], s2_batch=s2["batch"], s2_min=s2["training_time_s"] / 60,
-            s2_rate=s2["training_time_s"] / max(1, s2["steps"]), s2_val=fcard._pct(s2["val_accuracy_last"]),
-            test=fcard._pct(test))
     text = NOTES.format(
         s1_val=fcard._pct(stages[0]["val_accuracy_last"]) if s1 else "n/a",
         s1_test=fcard._pct(s1["accuracy"]) if s1 else "n/a",
@@ -287,7 +255,7 @@ def export(run_dir: Path, out_dir: Path, stage1_dir: Path | None = None, *, use_
     card["reproduce"] = [cmd for st in stages for cmd in stage_commands(st)] + [
         export_cmd, f"python -m vitviz.research.fashion.metrics --model-dir {out_dir}",
         f"VITVIZ_MODELS_DIR={out_dir} python -m pytest tests/research/test_fashion_card.py -q"]
-    card["notes"] = notes or _notes(stages, s1, card["evaluation"]["test"]["accuracy"])
+    card["notes"] = notes or _notes(stages, s1)
     card_path = out_dir / f"{NAME}.json"
     card_path.with_suffix(".md").write_text(fcard.card_markdown(card))
     card_path.write_text(card_json(card))  # last: with its card the model exists for the app and the tests
