@@ -99,6 +99,17 @@ def test_a_distilled_run_learns_from_the_teacher_it_loads(tmp_path):
     assert loop.train_step(run, x, torch.randint(0, 10, (4,))) == pytest.approx(expected, rel=1e-5)
 
 
+
+def test_the_model_size_options_build_that_model_and_the_defaults_the_old_one(tmp_path):
+    from vitviz.research.fashion import loop
+
+    wide = loop.Run(loop.parse_args(["--out", str(tmp_path / "wide"), "--grid", "14", "--depth", "1", "--embed-dim", "96",
+                                     "--heads", "3", "--mlp-ratio", "4", "--drop-path", "0"]))
+    assert (wide.config.embed_dim, wide.config.num_heads, wide.config.mlp_ratio, wide.config.drop_path_rate) == (96, 3, 4.0, 0.0)
+    assert wide.model.blocks[0].mlp.fc1.out_features == 384 and wide.model.pos_embed.shape == (1, 197, 96)
+    plain = loop.Run(loop.parse_args(["--out", str(tmp_path / "plain")]))
+    assert plain.config == fm.FashionConfig(grid=7)
+
 def test_without_erasing_the_batches_are_drawn_as_before_erasing_existed():
     images = np.random.default_rng(0).integers(0, 256, (16, 28, 28), dtype=np.uint8)
     rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
