@@ -149,7 +149,7 @@ def rollout_variants(attn: Tensor, info: ModelInfo, fusions=FUSIONS, discards=di
     Each fused layer is sorted once; a ratio keeps the entries ranked at or above its k (ties by
     position, `discard_lowest`'s rule). All ratios travel through the layers together, one
     layer's (D, N, N) at a time. In numpy: its single-threaded element-wise passes over these
-    (D, N²) arrays are 2-6× faster than torch's on 2 cores (benchmarks/RESULTS.md, session 22).
+    (D, N²) arrays are 2-9× faster than torch's on 2 cores (benchmarks/RESULTS.md, session 22).
     """
     n = attn.shape[-1]
     readout = model_readout(info, n).numpy().astype(np.float32)

@@ -200,8 +200,8 @@ def explorer_part(a: Analysis, name: str, first_view: bool = False) -> dict:
 
 def first_parts(mode: str, layer: int) -> tuple[str, ...]:
     """The parts an explorer needs before it can draw its first view (the rest follow lazily): for
-    the rollout explorer, the analysis' own map; the other 59 take the first view 0.05-0.2 s to
-    compute on 2 cores for ViT-B/16 (benchmarks/RESULTS.md, session 22)."""
+    the rollout explorer, the analysis' own map; all 60 take 0.13-0.23 s to compute on 2 cores
+    for ViT-B/16 (benchmarks/RESULTS.md, session 22)."""
     return ("meta", "rollout:own") if mode == "rollout" else ("meta", "readout", f"layer:{layer}")
 
 
