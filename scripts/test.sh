@@ -15,4 +15,8 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 # The layer contract of pyproject.toml ([tool.importlinter]).
 lint-imports
+# One torch thread unless the caller sets it: the tests run many small tensor operations, for which a
+# second intra-op thread costs more than it gains (the fast tier on 2 cores: 181 s with 2 threads,
+# 101 s with 1; session 22). Python threads (concurrent users, the served app) are unaffected.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 python -m pytest -q "$@"
