@@ -197,6 +197,26 @@ def test_image_upload_reaches_the_handler_unopened(tmp_path):
     assert not list((ROOT / "vitviz" / "ui").rglob("*.pyi"))  # gradio writes stubs for subclasses
 
 
+def test_the_upload_stays_unopened_after_the_input_is_updated(tmp_path):
+    """After an update of the input's properties (its label, its alt text: on page load, on a language
+    switch) gradio preprocesses with a copy rebuilt from the constructor's arguments. That copy must hand
+    the path over untouched too; gradio's own preprocess rewrites the file in place while a second
+    change of the same upload is reading it ("The file is empty.")."""
+    import gradio as gr
+    from gradio.data_classes import FileData
+    from vitviz.ui import build_demo
+
+    image_in = next(b for b in build_demo().blocks.values() if getattr(b, "elem_id", None) == "vv-input")
+    rebuilt = gr.Image(**{**image_in.constructor_args, "label": "图像", "render": False})  # as gradio does
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png at all")
+    assert rebuilt.preprocess(FileData(path=str(bad), orig_name="broken.png")) == str(bad)
+    assert bad.read_bytes() == b"not a png at all"
+    other = gr.Image(type="filepath", render=False)  # every other gr.Image keeps gradio's behaviour
+    with pytest.raises(Exception):
+        other.preprocess(FileData(path=str(bad), orig_name="broken.png"))
+
+
 @pytest.mark.parametrize("env, workers", [(None, 2), ("4", 4)])
 def test_queue_runs_two_requests_at_a_time_unless_configured(monkeypatch, env, workers):
     from vitviz.ui import build_demo, configure_queue

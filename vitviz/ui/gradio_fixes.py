@@ -17,25 +17,38 @@ import numpy as np
 from PIL import Image
 
 
+UNTOUCHED_UPLOADS: set[str] = set()  # elem_ids of the gr.Image inputs whose uploads are handed over as paths
+
+
 def hand_over_upload_untouched(image: gr.Image) -> gr.Image:
-    """Make `image` pass the uploaded file's path to handlers without opening it.
+    """Make `image` (which needs an elem_id) pass the uploaded file's path to handlers without opening it.
 
     Works around: gr.Image opens uploads with PIL before the handler runs, so a corrupt file or a
     decompression bomb would fail inside gradio with a generic error; vitviz.load_image gives each
-    of those one clear sentence instead. (Set on the instance: a gr.Image subclass would make
-    gradio write a .pyi stub next to the module defining it.)
+    of those one clear sentence instead. gradio also re-encodes the upload into its cache with a
+    plain `write_bytes`: gradio reports one upload as two changes, and the second change's rewrite
+    truncates the file while the first is reading it ("The file is empty.").
+    The patch is on the class, keyed by elem_id, because after any update of the component's
+    properties (a label, the alt text) gradio keeps a copy rebuilt from the constructor's arguments
+    in the session and preprocesses with that copy; a patch on the instance would be lost.
+    (A gr.Image subclass would make gradio write a .pyi stub next to the module defining it.)
     No longer needed when gr.Image(type="filepath") hands over the upload's path without decoding
     it: then tests/ui/test_app_api.py::test_image_upload_reaches_the_handler_unopened passes
     without this wrapper.
     """
-    default = image.preprocess
+    if not image.elem_id:
+        raise ValueError("hand_over_upload_untouched needs a gr.Image with an elem_id")
+    UNTOUCHED_UPLOADS.add(image.elem_id)
+    default = gr.Image.preprocess
+    if not getattr(default, "vitviz_untouched", False):
+        def preprocess(self: gr.Image, payload):
+            if (self.elem_id in UNTOUCHED_UPLOADS and payload is not None and payload.path
+                    and not (payload.url or "").startswith("data:")):
+                return str(payload.path)
+            return default(self, payload)
 
-    def preprocess(payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return default(payload)
-
-    image.preprocess = preprocess
+        preprocess.vitviz_untouched = True
+        gr.Image.preprocess = preprocess
     return image
 
 
@@ -80,7 +93,8 @@ def serve_outputs_atomically(image: gr.Image) -> gr.Image:
     when concurrent users get the same picture (the same example image), a later write truncates
     the file while an earlier user is still downloading it (seen as failed requests in the
     concurrency benchmark). A path inside gradio's cache is served as it is. (Set on the
-    instance, like `hand_over_upload_untouched`.)
+    instance: gradio draws an update of a picture's properties with a rebuilt copy, so
+    `page.Page.described` saves those pictures itself.)
     No longer needed when gradio's image cache writes atomically (temporary file + rename) and
     leaves an existing file alone: check `gradio.processing_utils.save_img_array_to_cache`, or run
     tests/ui/test_serving.py::test_identical_output_pictures_are_never_rewritten_while_being_downloaded
