@@ -74,7 +74,7 @@ def test_finer_grid_kernel_sees_a_zoomed_patch():
 
 
 def test_distillation_weighs_the_true_and_the_teachers_labels():
-    from vitviz.research.fashion.loop import distilled_loss
+    from vitviz.research.distill import distilled_loss
     torch.manual_seed(0)
     logits, y, taught = torch.randn(8, 10), torch.randint(0, 10, (8,)), torch.randint(0, 10, (8,))
     ce = lambda labels: torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)  # noqa: E731
@@ -134,3 +134,17 @@ def test_a_stage_with_random_erasing_says_so_with_its_probability_and_others_say
     from vitviz.research.fashion import card
     assert "random erasing" in card._erase_text({"random_erasing": 0.25}) and "0.25" in card._erase_text({"random_erasing": 0.25})
     assert card._erase_text({"random_erasing": 0.0}) == "" == card._erase_text({})
+
+
+def test_the_notes_of_a_run_taught_from_stage_1_give_both_stages_numbers():
+    from vitviz.research.fashion.export import _notes
+    taught = {"teacher_val_accuracy": 0.9318}
+    stages = [{"distillation": taught, "steps": 12000, "batch": 128, "training_time_s": 13292.0,
+               "val_accuracy_last": 0.915},
+              {"distillation": taught, "steps": 12000, "batch": 64, "training_time_s": 9000.0,
+               "val_accuracy_last": 0.9123}]
+    text = _notes(stages, {"accuracy": 0.9101})
+    assert "from their first step" in text and "validation 0.932" in text
+    assert "12,000 steps of 128, 222 min, validation 0.915, test 0.910" in text
+    assert "12,000 steps of 64, 150 min, last validation 0.912" in text
+    assert "Stage 3" not in text  # not the story of the earlier, distilled-last lineage

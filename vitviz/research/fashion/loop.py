@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vitviz.research.distill import distilled_loss
 from . import data
 from .model import FashionConfig, accuracy, build, finer_grid_state
 
@@ -133,14 +134,6 @@ class Run:
             if new:
                 w.writeheader()
             w.writerow(row)
-
-
-def distilled_loss(logits: torch.Tensor, y: torch.Tensor, taught: torch.Tensor, weight: float,
-                   label_smoothing: float) -> torch.Tensor:
-    """DeiT's hard distillation through the class token (arXiv:2012.12877, eq. 3, with a weight):
-    cross-entropy on the true labels y and on the teacher's labels `taught`."""
-    return ((1 - weight) * F.cross_entropy(logits, y, label_smoothing=label_smoothing)
-            + weight * F.cross_entropy(logits, taught, label_smoothing=label_smoothing))
 
 
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -87,6 +87,9 @@ def _training_section(args, steps_done, images_seen, elapsed, stages) -> dict:
             "token_loss": args.token_loss, "token_min_frac": args.token_min_frac,
             "token_fg_weight": args.token_fg_weight, "bf16_autocast": args.amp,
             "hardware": f"CPU, {args.threads} threads", "torch": torch.__version__,
+            **({"distillation": {"teacher": args.teacher, "weight": args.distill_weight,
+                                 "kind": "hard labels through the class token (DeiT, arXiv:2012.12877, eq. 3)"}}
+               if getattr(args, "teacher", None) else {}),
             **({"stages": stages + [{"command": command_for(args, keep_out=True, steps_done=steps_done),
                                      "steps": steps_done, "images_seen_total": images_seen,
                                      "training_time_total_s": round(elapsed, 1)}]} if stages else {})}

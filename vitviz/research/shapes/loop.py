@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vitviz.research.distill import distilled_loss
 from vitviz.research.shapes.data import BatchStream, difficulty_at, to_tensor
 from vitviz.research.shapes.export import export, stage_record
 from vitviz.research.shapes.generator import CLASS_NAMES
@@ -96,6 +97,7 @@ class Run:
     model: nn.Module
     aux: nn.Module  # token-labelling head (training only, not exported)
     opt: torch.optim.Optimizer
+    teacher: nn.Module | None = None  # --teacher (training only)
     start: int = 0
     elapsed_before: float = 0.0
     images_seen: int = 0
@@ -134,7 +136,8 @@ def new_run(args) -> Run:
     # space the CLS readout uses.
     aux = nn.Linear(a.embed_dim, 1 if a.share_head else len(CLASS_NAMES) + 1)
     opt = torch.optim.AdamW(param_groups(model, aux, a.weight_decay), lr=a.lr, betas=(0.9, 0.999))
-    run = Run(args, model_args, model, aux, opt)
+    from vitviz.research.shapes.teacher import load as load_teacher  # it imports this module
+    run = Run(args, model_args, model, aux, opt, teacher=load_teacher(a.teacher) if a.teacher else None)
     if a.resume:
         _resume(run)
     else:
@@ -203,6 +206,16 @@ def _init_from(run: Run) -> None:
 # ----------------------------------------------------------------------------
 # one step
 
+def teacher_labels(teacher: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The teacher's labels (B,) for the student's input `x` (B, 3, H, W), shown at the teacher's own
+    image size (area-averaged when the student's images are an integer multiple of it)."""
+    size = teacher.image_size
+    if x.shape[-1] != size:
+        x = F.avg_pool2d(x, x.shape[-1] // size) if x.shape[-1] % size == 0 else F.interpolate(x, size, mode="area")
+    with torch.no_grad():
+        return teacher(x).argmax(-1)
+
+
 def token_loss(tok_logits: torch.Tensor, fracs: np.ndarray, y: torch.Tensor, args) -> torch.Tensor:
     """Token-labelling loss of patch logits (B, P, 1 + C) against object fractions (B, gh, gw)."""
     f = torch.from_numpy(fracs.astype(np.float32)).flatten(1)  # (B, P)
@@ -244,7 +257,10 @@ def train_step(run: Run, step: int, batch) -> tuple[tuple[float, float, float], 
             pt = feats[:, model.num_prefix_tokens:]
             tok_logits = torch.cat([aux(pt), model.head(pt)], -1) if args.share_head else aux(pt)
     logits = logits.float()
-    cls_loss = F.cross_entropy(logits, y)
+    if run.teacher is None:
+        cls_loss = F.cross_entropy(logits, y)
+    else:
+        cls_loss = distilled_loss(logits, y, teacher_labels(run.teacher, x), args.distill_weight)
     loss = cls_loss
     tok_loss = torch.zeros(())
     if tok_logits is not None:

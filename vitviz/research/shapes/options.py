@@ -41,6 +41,9 @@ def parse_args(argv=None):
                     help="share of training images drawn with the domain-randomised recipe "
                     "(vitviz.research.shapes.domain_random; photo / noise backgrounds, any colour, outlines, "
                     "aliased edges, occluders); the rest come from the plain generator (0 = off)")
+    ap.add_argument("--teacher", default=None, help="a CNN teacher (shapes.teacher's teacher.pt): half the class "
+                    "loss (--distill-weight) on its labels, DeiT's hard distillation through the class token")
+    ap.add_argument("--distill-weight", type=float, default=0.5)
     ap.add_argument("--share-head", action=argparse.BooleanOptionalAction, default=True,
                     help="patch tokens use the model's head for class logits (+ a background logit)")
     ap.add_argument("--curriculum-start", type=float, default=0.0, help="difficulty at step 0")
