@@ -148,3 +148,38 @@ def test_the_notes_of_a_run_taught_from_stage_1_give_both_stages_numbers():
     assert "12,000 steps of 128, 222 min, validation 0.915, test 0.910" in text
     assert "12,000 steps of 64, 150 min, last validation 0.912" in text
     assert "Stage 3" not in text  # not the story of the earlier, distilled-last lineage
+
+
+@pytest.mark.parametrize("depth,mlp_ratio", [(9, 2.0), (6, 4.0), (12, 4.0)])
+def test_a_grown_model_computes_what_the_trained_one_did(depth, mlp_ratio):
+    from vitviz.research.fashion.model import FashionConfig, build, grown_state
+    torch.manual_seed(0)
+    small = build(FashionConfig(grid=7, drop_path_rate=0.0)).eval()
+    for p in small.parameters():  # a trained model's branches are not near zero
+        p.data.normal_(0, 0.2)
+    big = build(FashionConfig(grid=7, depth=depth, mlp_ratio=mlp_ratio, drop_path_rate=0.0)).eval()
+    big.load_state_dict(grown_state(small.state_dict(), depth, big.blocks[0].mlp.fc1.out_features))
+    x = torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(big(x), small(x), rtol=1e-5, atol=1e-5)
+    assert any(p.abs().sum() > 0 for n, p in big.named_parameters() if "fc1" in n)  # new units can learn
+
+
+def test_a_stage_may_start_deeper_and_wider_than_the_run_it_continues(tmp_path):
+    """--init-from a 6-block 7x7 run with --depth 9 --mlp-ratio 4 on the 14x14 grid: the grown model is
+    what finer_grid_state alone gives the original (same logits)."""
+    from vitviz.research.fashion.loop import Run, parse_args
+    from vitviz.research.fashion.model import FashionConfig, build, finer_grid_state
+    torch.manual_seed(0)
+    config = FashionConfig(grid=7)
+    prev = build(config)
+    (tmp_path / "s1").mkdir()
+    torch.save({"model": prev.state_dict(), "config": config.to_dict()}, tmp_path / "s1" / "final.pt")
+    run = Run(parse_args(["--out", str(tmp_path / "s2"), "--grid", "14", "--depth", "9", "--mlp-ratio", "4",
+                          "--drop-path", "0", "--init-from", str(tmp_path / "s1")]))
+    assert len(run.model.blocks) == 9 and run.model.blocks[0].mlp.fc1.out_features == 512
+    same = build(FashionConfig(grid=14, drop_path_rate=0.0)).eval()
+    same.load_state_dict(finer_grid_state(prev.state_dict(), 7, 14))
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(run.model.eval()(x), same(x), rtol=1e-5, atol=1e-5)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from vitviz.research.distill import distilled_loss
 from . import data
-from .model import FashionConfig, accuracy, build, finer_grid_state
+from .model import FashionConfig, accuracy, build, finer_grid_state, grown_state
 
 
 def lr_at(step: int, total: int, base: float, warmup: int, floor: float) -> float:
@@ -114,6 +114,9 @@ class Run:
         state = prev["model"]
         if prev["config"]["grid"] != self.config.grid:
             state = finer_grid_state(state, prev["config"]["grid"], self.config.grid)
+        hidden = self.model.blocks[0].mlp.fc1.out_features
+        if len(self.model.blocks) != prev["config"]["depth"] or state["blocks.0.mlp.fc1.weight"].shape[0] != hidden:
+            state = grown_state(state, len(self.model.blocks), hidden, seed=self.args.seed)
         self.model.load_state_dict(state)
 
     def save(self, name: str = "checkpoint.pt") -> None:

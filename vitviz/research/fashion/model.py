@@ -53,6 +53,47 @@ def finer_grid_state(state: dict, old_grid: int, new_grid: int) -> dict:
     return {**state, "patch_embed.proj.weight": summed, "pos_embed": pos}
 
 
+def grown_state(state: dict, depth: int, mlp_hidden: int, seed: int = 0) -> dict:
+    """Weights of a trained model for a deeper and/or wider-MLP one that computes exactly the same function
+    (function-preserving growth, as Net2Net, Chen et al. 2016, arXiv:1511.05641): more capacity for an
+    underfitting model without training its first stage again.
+
+    New blocks are spread between the old ones, each a copy of the block before it with its two residual
+    branches' output layers (``attn.proj``, ``mlp.fc2``) zeroed, so it adds nothing until trained. New MLP
+    units get small random input weights and zero output weights, so they add nothing either."""
+    old_depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
+    if depth < old_depth:
+        raise ValueError(f"cannot shrink {old_depth} blocks to {depth}")
+    blocks = {i: {k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"blocks.{i}.")}
+              for i in range(old_depth)}
+    placed = {i * depth // old_depth: i for i in range(old_depth)}  # new index -> old block
+    out = {k: v for k, v in state.items() if not k.startswith("blocks.")}
+    gen = torch.Generator().manual_seed(seed)
+    source = 0
+    for j in range(depth):
+        source = placed.get(j, source)
+        block = {k: v.clone() for k, v in blocks[source].items()}
+        if j not in placed:
+            for name in ("attn.proj.weight", "attn.proj.bias", "mlp.fc2.weight", "mlp.fc2.bias"):
+                block[name] = torch.zeros_like(block[name])
+        block = _wider_mlp(block, mlp_hidden, gen)
+        out.update({f"blocks.{j}.{k}": v for k, v in block.items()})
+    return out
+
+
+def _wider_mlp(block: dict, hidden: int, gen: torch.Generator) -> dict:
+    w1, b1, w2 = block["mlp.fc1.weight"], block["mlp.fc1.bias"], block["mlp.fc2.weight"]  # H, C / H / C, H
+    extra = hidden - w1.shape[0]
+    if extra < 0:
+        raise ValueError(f"cannot narrow the MLP from {w1.shape[0]} to {hidden} units")
+    if extra == 0:
+        return block
+    new_in = torch.randn(extra, w1.shape[1], generator=gen) * 0.02  # timm's trunc_normal_(std=0.02) scale
+    return {**block, "mlp.fc1.weight": torch.cat([w1, new_in.to(w1.dtype)]),
+            "mlp.fc1.bias": torch.cat([b1, torch.zeros(extra, dtype=b1.dtype)]),
+            "mlp.fc2.weight": torch.cat([w2, torch.zeros(w2.shape[0], extra, dtype=w2.dtype)], dim=1)}
+
+
 @torch.no_grad()
 def accuracy(model: VisionTransformer, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
     model.eval()
