@@ -17,13 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vitviz.research.distill import conv_bn_relu
+
 from . import data
 from .loop import batch_at, lr_at
 from .model import accuracy
-
-
-def _stage(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class TeacherCNN(nn.Sequential):
@@ -32,9 +30,9 @@ class TeacherCNN(nn.Sequential):
     def __init__(self, width: int = 32, classes: int = len(data.CLASS_NAMES)):
         w = width
         super().__init__(
-            _stage(1, w), _stage(w, w), nn.MaxPool2d(2),            # B, w, 14, 14
-            _stage(w, 2 * w), _stage(2 * w, 2 * w), nn.MaxPool2d(2),  # B, 2w, 7, 7
-            _stage(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # B, 4w
+            conv_bn_relu(1, w), conv_bn_relu(w, w), nn.MaxPool2d(2),            # B, w, 14, 14
+            conv_bn_relu(w, 2 * w), conv_bn_relu(2 * w, 2 * w), nn.MaxPool2d(2),  # B, 2w, 7, 7
+            conv_bn_relu(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # B, 4w
             nn.Dropout(0.2), nn.Linear(4 * w, classes))
 
 

@@ -5,7 +5,8 @@ stage 7, six classes), so the first question is whether the randomised task can 
 model with a convolution's locality prior, and the second whether that model's labels can teach the ViT,
 as a CNN's did for vitviz-fashion. The teacher is a training aid only: trained on the training generator's
 stream (``data.BatchStream``, the same seeds and settings a ViT run uses), validated on the held-out
-images of ``loop.held_out_sets``, never shipped, never shown, never scored on the evaluation renderer.
+images a ViT run validates on (``metrics.held_out_samples``), never shipped, never shown, never scored on
+the evaluation renderer.
 
     python -m vitviz.research.shapes.teacher --out runs/shapes_teacher --img-size 112 --steps 6000 \\
         --domain-random 0.65 --dr equiluminant=0.3 --dr min_rgb=60 --dr low_contrast=0.15
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vitviz.research.distill import conv_bn_relu
 from vitviz.research.shapes.data import BatchStream, to_tensor
 from vitviz.research.shapes.generator import CLASS_NAMES
 from vitviz.research.shapes.loop import lr_at
@@ -30,22 +32,17 @@ from vitviz.research.shapes.metrics import held_out_samples
 from vitviz.research.shapes.options import shapes_config_for
 
 
-def _stage(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
 class ShapesTeacher(nn.Sequential):
     """(B, 3, S, S) → 6 logits: a stride-2 stem, then stages of 3x3 convolutions, each followed by
-    max-pooling (S = 112: 56, 28, 14, 7, 3), and global average pooling; any S ≥ 32 works."""
+    max-pooling (S = 112: 56, 28, 14, 7), and global average pooling; any S ≥ 32 works."""
 
     def __init__(self, width: int = 32, classes: int = len(CLASS_NAMES)):
         w = width
-        stem = nn.Sequential(nn.Conv2d(3, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True))
         super().__init__(
-            stem, _stage(w, w), nn.MaxPool2d(2),                        # B, w, S/4, S/4
-            _stage(w, 2 * w), _stage(2 * w, 2 * w), nn.MaxPool2d(2),    # B, 2w, S/8
-            _stage(2 * w, 4 * w), _stage(4 * w, 4 * w), nn.MaxPool2d(2),  # B, 4w, S/16
-            _stage(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # B, 4w
+            conv_bn_relu(3, w, stride=2), conv_bn_relu(w, w), nn.MaxPool2d(2),  # B, w, S/4, S/4
+            conv_bn_relu(w, 2 * w), conv_bn_relu(2 * w, 2 * w), nn.MaxPool2d(2),    # B, 2w, S/8
+            conv_bn_relu(2 * w, 4 * w), conv_bn_relu(4 * w, 4 * w), nn.MaxPool2d(2),  # B, 4w, S/16
+            conv_bn_relu(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # B, 4w
             nn.Dropout(0.2), nn.Linear(4 * w, classes))
 
 
